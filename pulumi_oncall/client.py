@@ -1,0 +1,381 @@
+"""HTTP client for OnCall's Integrations API. HTTP only: no Pulumi here."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+
+from ._version import __version__
+from .exceptions import (
+    AuthError,
+    ConfigurationError,
+    NotFoundError,
+    NotOnCallAPIError,
+    OnCallError,
+    OutcomeUnknownError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    ValidationError,
+)
+
+USER_AGENT = f"pulumi-oncall/{__version__}"
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How hard the client tries before giving up. All times are seconds."""
+
+    timeout: float = 30.0
+    """Timeout of one HTTP request."""
+    max_elapsed: float = 300.0
+    """Bound on one operation, including every wait for throttling and backoff."""
+    max_attempts: int = 6
+    """Attempts per operation for transient failures (5xx, dropped connections)."""
+    max_retry_after: float = 120.0
+    """Cap on one wait asked for by a 429's Retry-After."""
+    backoff_initial: float = 0.5
+    backoff_max: float = 10.0
+
+
+@dataclass
+class Throttle:
+    """A pause shared by every thread using one client.
+
+    When one request is throttled, all of them wait, so a large deployment sees a
+    handful of 429s instead of one per in-flight request.
+    """
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _resume_at: float = 0.0
+    throttled: int = 0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.throttled += 1
+            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                delay = self._resume_at - time.monotonic()
+            if delay <= 0:
+                return
+            time.sleep(delay)
+
+
+def api_root(url: str) -> str:
+    """The API root (`.../api/v1/`) from any common form of the OnCall URL."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"oncall:url must be an http(s) URL such as https://oncall.example.com, got {url!r}"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v1"):
+        path = path[: -len("/api/v1")]
+    return f"{parts.scheme}://{parts.netloc}{path}/api/v1/"
+
+
+def render_errors(body: Any, prefix: str = "") -> list[str]:
+    """Every error body shape OnCall uses, as `field: message` lines."""
+    if isinstance(body, str):
+        return [f"{prefix}: {body}" if prefix else body]
+    if isinstance(body, list):
+        return [line for item in body for line in render_errors(item, prefix)]
+    if isinstance(body, dict):
+        lines: list[str] = []
+        for key, value in body.items():
+            if key in ("detail", "non_field_errors"):
+                lines.extend(render_errors(value, prefix))
+            else:
+                lines.extend(render_errors(value, f"{prefix}.{key}" if prefix else key))
+        return lines
+    return [json.dumps(body)]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    for header in ("Retry-After", "RateLimit-Reset"):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(float(value), 0.0)
+            except ValueError:
+                continue
+    return 1.0
+
+
+class OnCallClient:
+    """A pooled, thread-safe client. One per provider process."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        retry: RetrySettings | None = None,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not token:
+            raise ConfigurationError("the OnCall token is empty")
+        self.base_url = api_root(url)
+        self.retry = retry or RetrySettings()
+        self.throttle = Throttle()
+        self._token = token
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={
+                "Authorization": token,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            timeout=self.retry.timeout,
+            verify=verify,
+            transport=transport,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OnCallClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoints -----------------------------------------------------------
+
+    def create_integration(self, body: JSONObject) -> JSONObject:
+        """POST once; when the outcome is unknown, look for it before trying again.
+
+        A create is never blindly repeated: after a dropped connection or a 5xx the
+        server may have stored it, so it is looked up by name and team first.
+        """
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("create_integration needs a name, to recognise its own retries")
+        for attempt in self._retrying(_create_outcome_unknown):
+            with attempt:
+                try:
+                    return self._call("POST", "integrations/", body)
+                except (ServerError, TransportError) as exc:
+                    if isinstance(exc, TransportError) and not exc.request_sent:
+                        raise
+                    try:
+                        found = self.find_integration(name.strip(), body.get("team_id"))
+                    except OnCallError as lookup:
+                        # Trying again blind could duplicate it: stop here.
+                        raise OutcomeUnknownError(
+                            f"{exc}; whether it was created is unknown, as looking it up "
+                            f"failed too ({lookup}). Run again: an identical integration "
+                            "left behind is adopted, not duplicated",
+                            method="POST",
+                            path="integrations/",
+                        ) from None
+                    if found is not None:
+                        return found
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_integration(self, integration_id: str) -> JSONObject:
+        return self._request("GET", f"integrations/{integration_id}/")
+
+    def update_integration(self, integration_id: str, body: JSONObject) -> JSONObject:
+        return self._request("PUT", f"integrations/{integration_id}/", body)
+
+    def delete_integration(self, integration_id: str) -> None:
+        self._request("DELETE", f"integrations/{integration_id}/")
+
+    def list_integrations(self, *, name: str | None = None, perpage: int = 100) -> list[JSONObject]:
+        params = {"name": name} if name is not None else {}
+        return list(self._paginate("integrations/", params, perpage))
+
+    def find_integration(self, name: str, team_id: str | None) -> JSONObject | None:
+        """The integration with this exact name in this team, if any.
+
+        Filters on team client-side: the server's `team_id` filter crashes.
+        """
+        for item in self.list_integrations(name=name):
+            if item.get("name") == name and item.get("team_id") == team_id:
+                return item
+        return None
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _paginate(self, path: str, params: dict[str, Any], perpage: int) -> Iterator[JSONObject]:
+        # Paged by number: past the end the server repeats the last page, and its
+        # `next` links may point at a proxy's address rather than ours.
+        page = 1
+        while True:
+            data = self._request("GET", path, params={**params, "page": page, "perpage": perpage})
+            yield from data.get("results", [])
+            total = data.get("total_pages")
+            current = data.get("current_page_number", page)
+            if data.get("next") is None or (total is not None and current >= total):
+                return
+            page += 1
+
+    def _retrying(self, predicate: Any) -> tenacity.Retrying:
+        settings = self.retry
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=settings.backoff_initial,
+            max=settings.backoff_max,
+            jitter=settings.backoff_initial,
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            # Throttled requests wait in the shared Throttle instead.
+            exc = state.outcome.exception() if state.outcome else None
+            return 0.0 if isinstance(exc, ThrottledError) else backoff(state)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.seconds_since_start >= settings.max_elapsed:
+                return True
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, ThrottledError):
+                return False
+            return state.attempt_number >= settings.max_attempts
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(predicate),
+            wait=wait,
+            stop=stop,
+            reraise=True,
+        )
+
+    def _request(
+        self, method: str, path: str, body: JSONObject | None = None, **kwargs: Any
+    ) -> Any:
+        """One request, retried where that is safe for `method`."""
+        for attempt in self._retrying(lambda exc: _retryable(method, exc)):
+            with attempt:
+                return self._call(method, path, body, **kwargs)
+        raise AssertionError("unreachable")
+
+    def _call(self, method: str, path: str, body: JSONObject | None = None, **kwargs: Any) -> Any:
+        """Exactly one HTTP exchange, its answer mapped to data or to an exception."""
+        self.throttle.wait()
+        where = f"{method} {self.base_url}{path}"
+        try:
+            response = self._http.request(method, path, json=body, **kwargs)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, method, path, where) from None
+        if response.status_code == 429:
+            retry_after = min(_retry_after(response), self.retry.max_retry_after)
+            self.throttle.pause(retry_after)
+            raise ThrottledError(
+                f"{where}: 429 throttled, retry after {retry_after:g}s",
+                retry_after=retry_after,
+                method=method,
+                path=path,
+                status=429,
+            )
+        if response.status_code == 204:
+            return None
+        data = self._json(response)
+        if response.is_success and data is not _NOT_JSON:
+            return data
+        raise self._status_error(response, data, method, path, where)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        if "json" not in response.headers.get("content-type", ""):
+            return _NOT_JSON
+        try:
+            return response.json()
+        except ValueError:
+            return _NOT_JSON
+
+    def _status_error(
+        self, response: httpx.Response, data: Any, method: str, path: str, where: str
+    ) -> OnCallError:
+        status = response.status_code
+        kwargs: dict[str, Any] = {"method": method, "path": path, "status": status}
+        if status >= 500:
+            text = "" if data is _NOT_JSON else "; ".join(render_errors(data))
+            return ServerError(
+                self._scrub(f"{where}: {status} server error {text}".rstrip()), **kwargs
+            )
+        if data is _NOT_JSON:
+            kind = response.headers.get("content-type") or "no content type"
+            return NotOnCallAPIError(
+                f"{where}: {status} answered {kind}"
+                ", not JSON: the URL is probably not the OnCall API. Set oncall:url to the "
+                "OnCall API root, e.g. https://oncall.example.com (the Grafana UI URL will not do)",
+                **kwargs,
+            )
+        errors = [self._scrub(line) for line in render_errors(data)]
+        text = "; ".join(errors)
+        if status == 404:
+            return NotFoundError(f"{where}: 404 {text}", errors=errors, **kwargs)
+        if status in (401, 403):
+            hint = (
+                "check oncall:token (the raw API token, without 'Bearer')"
+                if "token" in text.lower()
+                else "the token's user needs the Admin role for writes"
+            )
+            return AuthError(f"{where}: {status} {text}; {hint}", errors=errors, **kwargs)
+        if status == 400:
+            return ValidationError(f"{where}: 400 {text}", errors=errors, **kwargs)
+        return OnCallError(f"{where}: {status} {text}", errors=errors, **kwargs)
+
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, path: str, where: str
+    ) -> TransportError:
+        cause = self._scrub(str(exc) or type(exc).__name__)
+        tls = "SSL" in cause or "CERTIFICATE" in cause.upper()
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if tls:
+            hint = "TLS failed: check the certificate of oncall:url (or its CA bundle)"
+        elif not_sent:
+            hint = "could not connect: check oncall:url and that OnCall is reachable"
+        else:
+            hint = "the connection failed mid-request"
+        return TransportError(
+            f"{where}: {hint} ({type(exc).__name__}: {cause})",
+            request_sent=not not_sent,
+            tls=tls,
+            method=method,
+            path=path,
+        )
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+_NOT_JSON: Any = object()
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ThrottledError):
+        return True
+    if isinstance(exc, TransportError):
+        return not exc.tls
+    return isinstance(exc, ServerError)
+
+
+def _retryable(method: str, exc: BaseException) -> bool:
+    """Whether repeating `method` after `exc` is safe and may help."""
+    if isinstance(exc, ThrottledError):
+        return True  # the server did not process it
+    if isinstance(exc, TransportError) and not exc.request_sent and not exc.tls:
+        return True  # the server never saw it
+    return method in IDEMPOTENT_METHODS and _transient(exc)
+
+
+def _create_outcome_unknown(exc: BaseException) -> bool:
+    # Reached only after the lookup found nothing, so a new POST cannot duplicate.
+    return _transient(exc)

@@ -1,0 +1,90 @@
+"""What differs between an open-source OnCall engine and Grafana Cloud IRM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pulumi_oncall.schema import (
+    CLOUD_ONLY_ROUTE_BACKENDS,
+    CLOUD_ONLY_TEMPLATE_GROUPS,
+    KNOWN_TYPES,
+    ROUTE_BACKENDS,
+    TEMPLATE_GROUPS,
+)
+
+# Accepted by Cloud only; a sample, as Cloud keeps adding types.
+CLOUD_ONLY_TYPES: tuple[str, ...] = (
+    "amazon_sns",
+    "datadog",
+    "pagerduty",
+    "pingdom",
+    "sentry",
+    "stackdriver",
+    "uptimerobot",
+    "prtg",
+    "newrelic",
+    "jira",
+    "zendesk",
+)
+
+# Accepted on create, then hidden from the API (see the behaviour notes).
+HIDDEN_TYPES = frozenset({"maintenance"})
+
+# Types without an alert-posting URL.
+LINKLESS_TYPES = frozenset({"manual", "inbound_email"})
+
+# Used to invent a name when the request has none.
+DISPLAY_NAMES: dict[str, str] = {
+    "grafana": "Grafana Legacy Alerting",
+    "grafana_alerting": "Grafana Alerting",
+    "webhook": "Webhook",
+    "alertmanager": "Alertmanager",
+    "formatted_webhook": "Formatted webhook",
+    "kapacitor": "Kapacitor",
+    "elastalert": "Elastalert",
+    "zabbix": "Zabbix",
+    "manual": "Manual",
+    "inbound_email": "Inbound Email",
+    "maintenance": "Maintenance",
+    "amazon_sns": "Amazon SNS",
+    "datadog": "Datadog",
+    "pagerduty": "PagerDuty",
+    "pingdom": "Pingdom",
+    "sentry": "Sentry",
+    "stackdriver": "Stackdriver",
+    "uptimerobot": "UptimeRobot",
+    "prtg": "PRTG",
+    "newrelic": "New Relic",
+    "jira": "Jira",
+    "zendesk": "Zendesk",
+}
+
+
+@dataclass(frozen=True)
+class Flavour:
+    name: str
+    template_groups: dict[str, tuple[str, ...]]
+    route_backends: dict[str, str]
+    types: frozenset[str]
+    labels: bool
+
+
+OSS = Flavour(
+    name="oss",
+    template_groups={
+        g: f for g, f in TEMPLATE_GROUPS.items() if g not in CLOUD_ONLY_TEMPLATE_GROUPS
+    },
+    route_backends={b: k for b, k in ROUTE_BACKENDS.items() if b not in CLOUD_ONLY_ROUTE_BACKENDS},
+    types=frozenset(KNOWN_TYPES) | HIDDEN_TYPES,
+    labels=False,
+)
+
+CLOUD = Flavour(
+    name="cloud",
+    template_groups=dict(TEMPLATE_GROUPS),
+    route_backends=dict(ROUTE_BACKENDS),
+    types=frozenset(KNOWN_TYPES) | HIDDEN_TYPES | frozenset(CLOUD_ONLY_TYPES),
+    labels=True,
+)
+
+FLAVOURS: dict[str, Flavour] = {f.name: f for f in (OSS, CLOUD)}

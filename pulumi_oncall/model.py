@@ -1,0 +1,317 @@
+"""The desired spec and the API's JSON: validation, normalisation, payloads, diff.
+
+A spec is handled as a flat map from a path (`("templates", "slack", "title")`) to a
+value, holding only what the user declared. Comparing, clearing and reporting then
+work the same way for every field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import schema
+from .templating import compile_error
+
+Path = tuple[str, ...]
+Flat = dict[Path, Any]
+
+# The engine's placeholder for a value not known until apply (pulumi.runtime.rpc.UNKNOWN).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+# Backends whose `enabled` default is documented; a removed flag is reset to it, and
+# left as it is on the others.
+ROUTE_ENABLED_DEFAULTS = {"slack": True}
+
+TOP_LEVEL_STRINGS = ("type", "name", "team_id", "description_short")
+NESTED = ("default_route", "templates")
+
+
+def dotted(path: Path) -> str:
+    return ".".join(path)
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value == UNKNOWN
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def _known_keys(section: str, group: str | None = None) -> tuple[str, ...]:
+    if section == "templates":
+        if group is None:
+            return schema.TEMPLATE_FIELDS + tuple(schema.TEMPLATE_GROUPS)
+        return schema.TEMPLATE_GROUPS[group]
+    if group is None:
+        return ("escalation_chain_id", *schema.ROUTE_BACKENDS)
+    return (schema.ROUTE_BACKENDS[group], "enabled")
+
+
+def _unknown_key(path: Path, key: str, known: Iterable[str]) -> tuple[str, str]:
+    return (
+        dotted((*path, key)),
+        f"unknown key {key!r}; expected one of: {', '.join(known)} "
+        "(the server would silently drop it)",
+    )
+
+
+def validate(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Problems with `inputs` as (property, reason) pairs, empty when valid.
+
+    Values still unknown at preview pass: they are checked again before apply.
+    """
+    failures: list[tuple[str, str]] = []
+
+    type_ = inputs.get("type")
+    if type_ is None or (isinstance(type_, str) and not type_.strip()):
+        failures.append(("type", 'type is required, e.g. type="alertmanager"'))
+    elif not isinstance(type_, str):
+        failures.append(("type", f"type must be a string, got {type_!r}"))
+    elif not is_unknown(type_) and type_ in schema.REFUSED_TYPES:
+        failures.append(
+            (
+                "type",
+                f"type {type_!r} cannot be created through the API: {schema.REFUSED_TYPES[type_]}",
+            )
+        )
+
+    for key, limit in (
+        ("name", schema.NAME_MAX_LENGTH),
+        ("description_short", schema.DESCRIPTION_MAX_LENGTH),
+    ):
+        value = inputs.get(key)
+        if value is None or is_unknown(value):
+            continue
+        if not isinstance(value, str):
+            failures.append((key, f"{key} must be a string, got {value!r}"))
+        elif key == "name" and not value.strip():
+            failures.append((key, "name must not be blank; omit it to use the resource name"))
+        elif len(value.strip() if key == "name" else value) > limit:
+            failures.append((key, f"{key} is {len(value)} characters; the limit is {limit}"))
+
+    team_id = inputs.get("team_id")
+    if team_id is not None and not is_unknown(team_id) and not isinstance(team_id, str):
+        failures.append(("team_id", f"team_id must be a string id such as 'T...', got {team_id!r}"))
+
+    for section in NESTED:
+        failures.extend(_validate_section(section, inputs.get(section)))
+    return failures
+
+
+def _validate_section(section: str, value: Any) -> list[tuple[str, str]]:
+    if value is None or is_unknown(value):
+        return []
+    if not isinstance(value, Mapping):
+        return [(section, f"{section} must be a mapping, got {type(value).__name__}")]
+    failures: list[tuple[str, str]] = []
+    known = _known_keys(section)
+    for key, item in value.items():
+        path = (section, key)
+        if key not in known:
+            failures.append(_unknown_key((section,), key, known))
+        elif item is None or is_unknown(item):
+            continue
+        elif section == "templates" and key in schema.TEMPLATE_FIELDS:
+            failures.extend(_validate_leaf(path, item))
+        elif key == "escalation_chain_id":
+            if not isinstance(item, str):
+                failures.append((dotted(path), f"must be a string id such as 'F...', got {item!r}"))
+        elif not isinstance(item, Mapping):
+            failures.append((dotted(path), f"must be a mapping, got {type(item).__name__}"))
+        else:
+            group_known = _known_keys(section, key)
+            for field, leaf in item.items():
+                if field not in group_known:
+                    failures.append(_unknown_key(path, field, group_known))
+                else:
+                    failures.extend(_validate_leaf((*path, field), leaf))
+    return failures
+
+
+def _validate_leaf(path: Path, value: Any) -> list[tuple[str, str]]:
+    if value is None or is_unknown(value):
+        return []
+    where = dotted(path)
+    if path[-1] == "enabled":
+        return [] if isinstance(value, bool) else [(where, f"must be true or false, got {value!r}")]
+    if not isinstance(value, str):
+        return [(where, f"must be a string, got {value!r}")]
+    if path[0] == "templates":
+        error = compile_error(value)
+        if error:
+            return [(where, f"template does not compile ({error}); the server would refuse it")]
+    return []
+
+
+def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs as the server will store them, so stored values compare equal."""
+    out = dict(inputs)
+    name = out.get("name")
+    if isinstance(name, str) and not is_unknown(name):
+        out["name"] = name.strip()
+    return out
+
+
+# -- flat specs ---------------------------------------------------------------
+
+
+def declared(spec: Mapping[str, Any]) -> Flat:
+    """The leaves the user declared (None means not declared)."""
+    flat: Flat = {}
+    for key in schema.FIELD_NAMES:
+        value = spec.get(key)
+        if value is None:
+            continue
+        if key in NESTED and isinstance(value, Mapping):
+            for sub, item in value.items():
+                if item is None:
+                    continue
+                if isinstance(item, Mapping):
+                    for leaf, leaf_value in item.items():
+                        if leaf_value is not None:
+                            flat[(key, sub, leaf)] = leaf_value
+                else:
+                    flat[(key, sub)] = item
+        else:
+            flat[(key,)] = value
+    return flat
+
+
+def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in sorted(flat.items()):
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def lookup(remote: Mapping[str, Any], path: Path) -> Any:
+    node: Any = remote
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def stored(remote: Mapping[str, Any], paths: Iterable[Path]) -> Flat:
+    """What the server holds at each of `paths`."""
+    return {path: lookup(remote, path) for path in paths}
+
+
+# -- payloads -----------------------------------------------------------------
+
+
+def create_payload(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return nest(declared(inputs))
+
+
+def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    """A PUT body that sets what changed and resets what was removed.
+
+    PUT is a partial merge on the server, so a removed field must be sent as null.
+    """
+    old, new = declared(olds), declared(news)
+    changes: Flat = {p: v for p, v in new.items() if old.get(p) != v}
+    for path in old.keys() - new.keys():
+        if path[-1] != "enabled":
+            changes[path] = None
+        elif path[1] in ROUTE_ENABLED_DEFAULTS:
+            # The server may refuse a null flag; send its documented default instead.
+            changes[path] = ROUTE_ENABLED_DEFAULTS[path[1]]
+    changes.pop(("type",), None)
+    return nest(changes)
+
+
+def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
+    """Declared fields the server did not keep (it drops what it does not support)."""
+    missing = []
+    for path, value in declared(inputs).items():
+        if lookup(remote, path) != value:
+            hint = ""
+            if path[0] == "templates" and path[1] in schema.CLOUD_ONLY_TEMPLATE_GROUPS:
+                hint = " (templates of this group exist only on Grafana Cloud)"
+            if path[0] == "default_route" and path[1] in schema.CLOUD_ONLY_ROUTE_BACKENDS:
+                hint = " (this route backend exists only on Grafana Cloud)"
+            missing.append(f"{dotted(path)}{hint}")
+    return missing
+
+
+# -- outputs and diff ---------------------------------------------------------
+
+
+def outputs(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Resource outputs: declared fields as the server stored them, plus read-only ones."""
+    spec = {key: None for key in schema.FIELD_NAMES}
+    spec.update(nest(stored(remote, declared(inputs))))
+    heartbeat = remote.get("heartbeat")
+    default_route = remote.get("default_route")
+    return {
+        **spec,
+        "integration_id": remote.get("id"),
+        "link": remote.get("link"),
+        "inbound_email": remote.get("inbound_email"),
+        "heartbeat_link": heartbeat.get("link") if isinstance(heartbeat, Mapping) else None,
+        "default_route_id": default_route.get("id") if isinstance(default_route, Mapping) else None,
+        "maintenance_mode": remote.get("maintenance_mode"),
+    }
+
+
+def adoptable_spec(remote: Mapping[str, Any]) -> dict[str, Any]:
+    """Every non-null field the server holds, as inputs: what an import declares."""
+    flat: Flat = {}
+    for key in TOP_LEVEL_STRINGS:
+        if remote.get(key) is not None:
+            flat[(key,)] = remote[key]
+    route = remote.get("default_route") or {}
+    if route.get("escalation_chain_id") is not None:
+        flat[("default_route", "escalation_chain_id")] = route["escalation_chain_id"]
+    for backend, target in schema.ROUTE_BACKENDS.items():
+        block = route.get(backend)
+        if isinstance(block, Mapping) and block.get(target) is not None:
+            flat[("default_route", backend, target)] = block[target]
+            flat[("default_route", backend, "enabled")] = block.get("enabled", True)
+    templates = remote.get("templates") or {}
+    for name in schema.TEMPLATE_FIELDS:
+        if templates.get(name) is not None:
+            flat[("templates", name)] = templates[name]
+    for group, fields in schema.TEMPLATE_GROUPS.items():
+        block = templates.get(group)
+        if isinstance(block, Mapping):
+            for field in fields:
+                if block.get(field) is not None:
+                    flat[("templates", group, field)] = block[field]
+    return nest(flat)
+
+
+@dataclass(frozen=True)
+class Diff:
+    changed: tuple[str, ...]
+    replaces: tuple[str, ...]
+    delete_before_replace: bool
+
+
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
+    """Compare the declared fields of the state (`olds`) with the program's (`news`)."""
+    old, new = declared(olds), declared(news)
+    changed = sorted(
+        dotted(p)
+        for p in old.keys() | new.keys()
+        if is_unknown(new.get(p)) or old.get(p) != new.get(p)
+    )
+    new_type = new.get(("type",))
+    replaces = ("type",) if "type" in changed or is_unknown(new_type) else ()
+    # Names are unique per team: keeping both means the old one must go first.
+    same_slot = all(
+        not is_unknown(new.get(p)) and old.get(p) == new.get(p) for p in (("name",), ("team_id",))
+    )
+    return Diff(tuple(changed), replaces, bool(replaces) and same_slot)
+
+
+def matches(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> bool:
+    """Whether the server's integration is exactly what `inputs` would create."""
+    return remote.get("type") == inputs.get("type") and not unstored(inputs, remote)

@@ -1,0 +1,157 @@
+"""The public `Integration` resource and the shapes of its arguments."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from .provider import IntegrationProvider
+
+TemplateInput = pulumi.Input[str] | None
+
+
+class RouteSlackArgs(TypedDict, total=False):
+    channel_id: pulumi.Input[str]
+    """The Slack channel id to post alert groups to."""
+    enabled: pulumi.Input[bool]
+    """Whether to post to it (the server's default is true)."""
+
+
+class RouteTargetArgs(TypedDict, total=False):
+    id: pulumi.Input[str]
+    """The channel, chat or target id of this backend."""
+    enabled: pulumi.Input[bool]
+    """Whether to post to it (the server's default is true)."""
+
+
+class DefaultRouteArgs(TypedDict, total=False):
+    """The integration's default route."""
+
+    escalation_chain_id: pulumi.Input[str]
+    """The escalation chain (`F...`) that alert groups of this route follow."""
+    slack: pulumi.Input[RouteSlackArgs]
+    telegram: pulumi.Input[RouteTargetArgs]
+    msteams: pulumi.Input[RouteTargetArgs]
+    """Grafana Cloud only."""
+    mobile_app: pulumi.Input[RouteTargetArgs]
+    mobile_app_critical: pulumi.Input[RouteTargetArgs]
+    email: pulumi.Input[RouteTargetArgs]
+    webhook: pulumi.Input[RouteTargetArgs]
+
+
+class TitleTemplateArgs(TypedDict, total=False):
+    title: TemplateInput
+
+
+class TitleMessageTemplateArgs(TitleTemplateArgs, total=False):
+    message: TemplateInput
+
+
+class RichTemplateArgs(TitleMessageTemplateArgs, total=False):
+    image_url: TemplateInput
+
+
+class TemplatesArgs(TypedDict, total=False):
+    """Jinja2 templates. A template left out is the server's built-in default."""
+
+    grouping_key: TemplateInput
+    """Alerts with the same key are grouped into one alert group."""
+    resolve_signal: TemplateInput
+    """Renders true when an alert resolves its group."""
+    acknowledge_signal: TemplateInput
+    """Renders true when an alert acknowledges its group."""
+    source_link: TemplateInput
+    """A link back to the alert's source."""
+    slack: pulumi.Input[RichTemplateArgs]
+    web: pulumi.Input[RichTemplateArgs]
+    sms: pulumi.Input[TitleTemplateArgs]
+    phone_call: pulumi.Input[TitleTemplateArgs]
+    telegram: pulumi.Input[RichTemplateArgs]
+    mobile_app: pulumi.Input[TitleMessageTemplateArgs]
+    email: pulumi.Input[TitleMessageTemplateArgs]
+    webhook: pulumi.Input[RichTemplateArgs]
+    msteams: pulumi.Input[RichTemplateArgs]
+    """Grafana Cloud only."""
+
+
+class Integration(Resource, module="oncall", name="Integration"):
+    """A Grafana OnCall integration: a source of alerts (Alertmanager, Grafana, webhook, ...).
+
+    Only the fields you declare are managed: what you leave out keeps the server's
+    default, and removing a field from the program resets it on the server.
+    """
+
+    integration_id: pulumi.Output[str]
+    """The integration's id (`C...`), also the Pulumi resource id."""
+    type: pulumi.Output[str]
+    """The integration type."""
+    name: pulumi.Output[str]
+    """The integration's name."""
+    team_id: pulumi.Output[str | None]
+    """The owning team, when declared."""
+    description_short: pulumi.Output[str | None]
+    """The short description, when declared."""
+    default_route: pulumi.Output[dict[str, Any] | None]
+    """The declared fields of the default route, as the server stored them."""
+    templates: pulumi.Output[dict[str, Any] | None]
+    """The declared templates, as the server stored them."""
+    link: pulumi.Output[str | None]
+    """The URL alert sources post to. A secret: whoever holds it can post alerts."""
+    inbound_email: pulumi.Output[str | None]
+    """The address that receives alerts, for type `inbound_email`. A secret, like `link`."""
+    heartbeat_link: pulumi.Output[str | None]
+    """The heartbeat URL. A secret: it contains the link's token."""
+    default_route_id: pulumi.Output[str | None]
+    """The id (`R...`) of the default route."""
+    maintenance_mode: pulumi.Output[str | None]
+    """The maintenance mode, or None."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        type: pulumi.Input[str],
+        name: pulumi.Input[str] | None = None,
+        team_id: pulumi.Input[str] | None = None,
+        description_short: pulumi.Input[str] | None = None,
+        default_route: pulumi.Input[DefaultRouteArgs] | None = None,
+        templates: pulumi.Input[TemplatesArgs] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """
+        :param resource_name: The Pulumi name of the resource.
+        :param type: The integration type (`alertmanager`, `grafana`, `webhook`, ...).
+            Changing it replaces the integration.
+        :param name: The integration's name, unique per team. Defaults to `resource_name`.
+        :param team_id: The team (`T...`) that owns the integration; none when omitted.
+        :param description_short: A short description, at most 250 characters.
+        :param default_route: The default route: escalation chain and messaging backends.
+        :param templates: Jinja2 templates, checked at preview with OnCall's filters.
+        :param opts: Resource options.
+        """
+        secrets = pulumi.ResourceOptions(
+            additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
+        )
+        props: dict[str, Any] = {
+            "type": type,
+            "name": resource_name if name is None else name,
+            "team_id": team_id,
+            "description_short": description_short,
+            "default_route": default_route,
+            "templates": templates,
+            # Outputs only the server sets; None registers them as outputs.
+            "integration_id": None,
+            "link": None,
+            "inbound_email": None,
+            "heartbeat_link": None,
+            "default_route_id": None,
+            "maintenance_mode": None,
+        }
+        super().__init__(
+            IntegrationProvider(),
+            resource_name,
+            props,
+            pulumi.ResourceOptions.merge(secrets, opts),
+        )

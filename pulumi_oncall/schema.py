@@ -1,0 +1,129 @@
+"""The integration's schema, declared once.
+
+Validation (`check`), diffing, the request payload, the emulator and the README's
+field tables all derive from these tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAME_MAX_LENGTH = 150
+DESCRIPTION_MAX_LENGTH = 250
+
+# Top-level templates: a Jinja2 string or null.
+TEMPLATE_FIELDS: tuple[str, ...] = (
+    "grouping_key",
+    "resolve_signal",
+    "acknowledge_signal",
+    "source_link",
+)
+
+# Template groups (one per messaging backend) and the fields each one takes.
+TEMPLATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "slack": ("title", "message", "image_url"),
+    "web": ("title", "message", "image_url"),
+    "sms": ("title",),
+    "phone_call": ("title",),
+    "telegram": ("title", "message", "image_url"),
+    "mobile_app": ("title", "message"),
+    "email": ("title", "message"),
+    "webhook": ("title", "message", "image_url"),
+    "msteams": ("title", "message", "image_url"),
+}
+
+# Route backends of `default_route` and the name of each one's target field.
+ROUTE_BACKENDS: dict[str, str] = {
+    "slack": "channel_id",
+    "telegram": "id",
+    "msteams": "id",
+    "mobile_app": "id",
+    "mobile_app_critical": "id",
+    "email": "id",
+    "webhook": "id",
+}
+
+# Served by Grafana Cloud only; an open-source server drops them silently.
+CLOUD_ONLY_TEMPLATE_GROUPS = frozenset({"msteams"})
+CLOUD_ONLY_ROUTE_BACKENDS = frozenset({"msteams"})
+
+# Types the open-source engine accepts. Cloud accepts more, so an unknown type is
+# passed on to the server rather than refused here.
+KNOWN_TYPES: tuple[str, ...] = (
+    "alertmanager",
+    "grafana",
+    "grafana_alerting",
+    "webhook",
+    "formatted_webhook",
+    "kapacitor",
+    "elastalert",
+    "zabbix",
+    "manual",
+    "inbound_email",
+)
+
+# Types the API always refuses, with the reason the server gives.
+REFUSED_TYPES: dict[str, str] = {
+    "direct_paging": "Direct paging integrations can't be created",
+    "legacy_alertmanager": "This integration type is deprecated",
+    "legacy_grafana_alerting": "This integration type is deprecated",
+    "maintenance": (
+        "the server accepts it but the integration is then invisible to the API, "
+        "so it could never be read, updated or deleted"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A top-level argument of the Integration resource."""
+
+    name: str
+    doc: str
+    required: bool = False
+    replaces: bool = False
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "type",
+        "The integration type (`alertmanager`, `grafana`, `webhook`, ...). Changing it "
+        "replaces the integration: the API cannot change the type of an existing one.",
+        required=True,
+        replaces=True,
+    ),
+    Field(
+        "name",
+        "The integration's name, unique per team. Defaults to the Pulumi resource name.",
+    ),
+    Field("team_id", "The id (`T...`) of the team that owns the integration, or none."),
+    Field(
+        "description_short", f"A short description, at most {DESCRIPTION_MAX_LENGTH} characters."
+    ),
+    Field(
+        "default_route",
+        "The default route: `escalation_chain_id` and one block per messaging backend "
+        "(" + ", ".join(f"`{b}{{{k}, enabled}}`" for b, k in ROUTE_BACKENDS.items()) + ").",
+    ),
+    Field(
+        "templates",
+        "Jinja2 templates: "
+        + ", ".join(f"`{t}`" for t in TEMPLATE_FIELDS)
+        + ", and groups "
+        + ", ".join(f"`{g}{{{', '.join(fs)}}}`" for g, fs in TEMPLATE_GROUPS.items())
+        + ".",
+    ),
+)
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+REPLACE_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.replaces)
+
+# Outputs that only the server sets.
+OUTPUT_DOCS: dict[str, str] = {
+    "integration_id": "The integration's id (`C...`), also the Pulumi resource id.",
+    "link": "The URL that alert sources post to. A secret: whoever holds it can post alerts.",
+    "inbound_email": "The address that receives alerts, for type `inbound_email`.",
+    "heartbeat_link": "The heartbeat URL, when the type supports heartbeats.",
+    "default_route_id": "The id (`R...`) of the default route.",
+    "maintenance_mode": "The maintenance mode, or none when not in maintenance.",
+}

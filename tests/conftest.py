@@ -1,0 +1,42 @@
+"""Shared fixtures. Constants live in emulator_seed.py so test modules can import them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from emulator_seed import EMULATOR_ARGS, SEED, TOKEN, VIEWER_TOKEN
+
+from pulumi_oncall.emulator import EmulatorProcess
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[EmulatorProcess]:
+    """One emulator for the whole session; tests want `emulator`, which resets it."""
+    with EmulatorProcess(
+        token=TOKEN, viewer_tokens=[VIEWER_TOKEN], seed=SEED, extra_args=EMULATOR_ARGS
+    ) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def emulator_startup(emulator_process: EmulatorProcess) -> dict[str, Any]:
+    """Faults and settings as started, taken before any test changes them."""
+    return {
+        "faults": emulator_process.admin("GET", "faults"),
+        "settings": emulator_process.admin("GET", "settings"),
+    }
+
+
+@pytest.fixture
+def emulator(
+    emulator_process: EmulatorProcess, emulator_startup: dict[str, Any]
+) -> EmulatorProcess:
+    """The session emulator, reset: no integrations, empty request log, fresh rate
+    windows, startup faults and settings. Teams and chains: the seed's, plus any
+    that earlier tests added."""
+    emulator_process.admin("POST", "reset")
+    emulator_process.admin("PUT", "faults", emulator_startup["faults"])
+    emulator_process.admin("PUT", "settings", emulator_startup["settings"])
+    return emulator_process

@@ -1,0 +1,21 @@
+"""A test program whose integrations come from a JSON file, so tests edit data, not code.
+
+The file maps resource names to Integration arguments; an `import` key adopts an
+existing integration by id.
+"""
+
+import json
+from pathlib import Path
+
+import pulumi
+
+from pulumi_oncall import Integration
+
+spec = json.loads(Path(pulumi.Config().require("specFile")).read_text())
+for resource_name, args in spec.items():
+    args = dict(args)
+    import_id = args.pop("import", None)
+    opts = pulumi.ResourceOptions(import_=import_id) if import_id else None
+    integration = Integration(resource_name, **args, opts=opts)
+    pulumi.export(f"{resource_name}.id", integration.id)
+    pulumi.export(f"{resource_name}.link", integration.link)

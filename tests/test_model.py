@@ -1,0 +1,183 @@
+"""The spec <-> API JSON layer, called directly."""
+
+from __future__ import annotations
+
+import pulumi.runtime.rpc
+import pytest
+
+from pulumi_oncall import model, schema
+
+FULL = {
+    "type": "alertmanager",
+    "name": "am",
+    "team_id": "TTEAMPLATFORM",
+    "description_short": "prod",
+    "default_route": {
+        "escalation_chain_id": "FCHAINDEFAULT",
+        "slack": {"channel_id": "C123", "enabled": False},
+    },
+    "templates": {
+        "grouping_key": "{{ payload.fingerprint }}",
+        "slack": {"title": "{{ payload.title }}"},
+    },
+}
+
+
+def failures(**inputs: object) -> dict[str, str]:
+    return dict(model.validate({"type": "webhook", **inputs}))
+
+
+def test_unknown_sentinel_is_the_engines() -> None:
+    assert model.UNKNOWN == pulumi.runtime.rpc.UNKNOWN
+
+
+def test_valid_full_spec_has_no_failures() -> None:
+    assert model.validate(FULL) == []
+
+
+@pytest.mark.parametrize("bad", [None, "", "   "])
+def test_type_is_required(bad: object) -> None:
+    assert "required" in dict(model.validate({"type": bad}))["type"]
+
+
+@pytest.mark.parametrize("refused", sorted(schema.REFUSED_TYPES))
+def test_refused_types_name_the_servers_reason(refused: str) -> None:
+    reason = dict(model.validate({"type": refused}))["type"]
+    assert schema.REFUSED_TYPES[refused] in reason
+
+
+def test_type_outside_known_list_passes() -> None:
+    assert model.validate({"type": "datadog"}) == []
+
+
+def test_length_limits() -> None:
+    assert "limit is 150" in failures(name="x" * 151)["name"]
+    assert failures(name="x" * 150) == {}
+    assert "limit is 250" in failures(description_short="d" * 251)["description_short"]
+
+
+def test_blank_name_refused() -> None:
+    assert "blank" in failures(name="  ")["name"]
+
+
+def test_unknown_keys_anywhere() -> None:
+    got = failures(
+        templates={"slak": {"title": "x"}, "slack": {"foo": "x"}, "mobile_app": {"image_url": "x"}},
+        default_route={"pagerduty": {"id": "x"}, "slack": {"id": "x"}},
+    )
+    assert set(got) == {
+        "templates.slak",
+        "templates.slack.foo",
+        "templates.mobile_app.image_url",
+        "default_route.pagerduty",
+        "default_route.slack.id",
+    }
+    assert "silently drop" in got["templates.slak"]
+
+
+def test_templates_must_compile_with_oncall_filters() -> None:
+    ok = "{{ payload.labels | tojson_pretty }} {{ payload.a | regex_replace('x', 'y') }}"
+    assert failures(templates={"web": {"message": ok}}) == {}
+    got = failures(templates={"resolve_signal": "{{ x | nope }}", "slack": {"title": "{% if %}"}})
+    assert "No filter named 'nope'" in got["templates.resolve_signal"]
+    assert "does not compile" in got["templates.slack.title"]
+
+
+def test_wrong_value_types() -> None:
+    got = failures(
+        team_id=5,
+        templates={"slack": "x", "grouping_key": 3},
+        default_route={"slack": {"enabled": "yes"}},
+    )
+    assert set(got) == {
+        "team_id",
+        "templates.slack",
+        "templates.grouping_key",
+        "default_route.slack.enabled",
+    }
+
+
+def test_unknown_values_pass_validation() -> None:
+    u = model.UNKNOWN
+    assert model.validate({"type": u, "name": u, "templates": {"slack": {"title": u}}}) == []
+    assert model.validate({"type": "grafana", "templates": u, "default_route": u}) == []
+
+
+def test_create_payload_holds_only_declared_fields() -> None:
+    payload = model.create_payload({**FULL, "description_short": None, "templates": {"web": None}})
+    assert "description_short" not in payload
+    assert "templates" not in payload
+    assert payload["default_route"]["slack"] == {"channel_id": "C123", "enabled": False}
+
+
+def test_update_payload_resets_removed_fields_and_never_sends_type() -> None:
+    news = {**FULL, "type": "grafana", "templates": {"grouping_key": "{{ x }}"}}
+    del news["description_short"]
+    payload = model.update_payload(FULL, news)
+    assert payload == {
+        "description_short": None,
+        "templates": {"grouping_key": "{{ x }}", "slack": {"title": None}},
+    }
+
+
+def test_removed_enabled_flag_resets_to_the_documented_default_only() -> None:
+    olds = {
+        "type": "webhook",
+        "default_route": {"slack": {"enabled": False}, "telegram": {"id": "T", "enabled": False}},
+    }
+    payload = model.update_payload(olds, {"type": "webhook"})
+    assert payload == {"default_route": {"slack": {"enabled": True}, "telegram": {"id": None}}}
+
+
+def test_diff_ignores_server_extras_and_unchanged() -> None:
+    remote_like = {**FULL, "link": "http://x", "maintenance_mode": None}
+    assert model.diff(remote_like, FULL).changed == ()
+
+
+def test_diff_reports_changes_removals_and_unknowns() -> None:
+    news = {**FULL, "templates": {"grouping_key": model.UNKNOWN}}
+    d = model.diff(FULL, news)
+    assert d.changed == ("templates.grouping_key", "templates.slack.title")
+    assert d.replaces == ()
+
+
+def test_type_change_replaces_deleting_first_when_the_name_is_kept() -> None:
+    same_name = model.diff(FULL, {**FULL, "type": "webhook"})
+    assert same_name.replaces == ("type",)
+    assert same_name.delete_before_replace
+    renamed = model.diff(FULL, {**FULL, "type": "webhook", "name": "am2"})
+    assert renamed.replaces == ("type",)
+    assert not renamed.delete_before_replace
+
+
+def test_outputs_carry_declared_fields_as_stored_plus_read_only() -> None:
+    remote = {
+        "id": "CABC",
+        "type": "alertmanager",
+        "name": "am",
+        "team_id": None,
+        "link": "http://h/integrations/v1/alertmanager/tok/",
+        "heartbeat": {"link": "http://h/integrations/v1/alertmanager/tok/heartbeat/"},
+        "default_route": {"id": "RDEF", "escalation_chain_id": None, "slack": {"channel_id": None}},
+        "templates": {"grouping_key": "{{ changed }}", "slack": {"title": None, "message": None}},
+        "maintenance_mode": None,
+    }
+    outs = model.outputs(remote, FULL)
+    assert outs["templates"] == {"grouping_key": "{{ changed }}", "slack": {"title": None}}
+    assert outs["link"].endswith("/tok/")
+    assert outs["heartbeat_link"].endswith("heartbeat/")
+    assert outs["default_route_id"] == "RDEF"
+    assert "message" not in outs["templates"]["slack"]
+    # The drifted template shows as a change against the program.
+    assert "templates.grouping_key" in model.diff(outs, FULL).changed
+
+
+def test_unstored_names_cloud_only_groups() -> None:
+    inputs = {"type": "webhook", "name": "w", "templates": {"msteams": {"title": "t"}}}
+    remote = {"type": "webhook", "name": "w", "templates": {"slack": {"title": None}}}
+    (line,) = model.unstored(inputs, remote)
+    assert line.startswith("templates.msteams.title") and "Grafana Cloud" in line
+
+
+def test_normalise_trims_name_like_the_server() -> None:
+    assert model.normalise({"name": "  am  "})["name"] == "am"

@@ -1,0 +1,293 @@
+"""The dynamic provider's methods, called directly against the emulator."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+from emulator_seed import CHAIN_DEFAULT, CHAIN_URGENT, TEAM_DATABASE, TEAM_PLATFORM, TOKEN
+from pulumi.dynamic.dynamic import serialize_provider
+
+from pulumi_oncall import model
+from pulumi_oncall.exceptions import ConflictError, OnCallError
+from pulumi_oncall.provider import IntegrationProvider
+
+
+def configured(url: str, token: str = TOKEN, **extra: str) -> IntegrationProvider:
+    provider = IntegrationProvider()
+    values = {"oncall:url": url, "oncall:token": token, "oncall:retryMaxAttempts": "2", **extra}
+    provider.configure_from(values.get, {})
+    return provider
+
+
+@pytest.fixture
+def provider(emulator: Any) -> IntegrationProvider:
+    return configured(emulator.url)
+
+
+def server(emulator: Any, integration_id: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{emulator.url}/api/v1/integrations/{integration_id}/", headers={"Authorization": TOKEN}
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def everything(emulator: Any) -> list[dict[str, Any]]:
+    response = httpx.get(f"{emulator.url}/emulator/integrations", params={"include_deleted": 1})
+    return response.json()["integrations"]
+
+
+def checked(provider: IntegrationProvider, news: dict[str, Any]) -> dict[str, Any]:
+    result = provider.check({}, news)
+    assert result.failures == []
+    return result.inputs
+
+
+SPEC = {
+    "type": "alertmanager",
+    "name": "am-prod",
+    "team_id": TEAM_PLATFORM,
+    "description_short": "prod",
+    "default_route": {"escalation_chain_id": CHAIN_DEFAULT, "slack": {"channel_id": "CALERTS"}},
+    "templates": {
+        "grouping_key": "{{ payload.groupKey }}",
+        "slack": {"title": "{{ payload.status }}", "message": "{{ payload.message }}"},
+        "web": {"title": "{{ payload.title }}"},
+    },
+}
+
+
+def test_lifecycle_create_read_update_read_delete(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(provider, SPEC)
+    created = provider.create(inputs)
+    outs = created.outs
+    assert outs["templates"] == SPEC["templates"]
+    assert outs["link"].startswith("http") and outs["default_route_id"].startswith("R")
+    assert outs["heartbeat_link"].endswith("heartbeat/")
+    assert server(emulator, created.id)["default_route"]["escalation_chain_id"] == CHAIN_DEFAULT
+
+    read = provider.read(created.id, outs)
+    assert read.id == created.id and read.outs == outs
+    assert provider.diff(created.id, read.outs, inputs).changes is False
+
+    news = checked(
+        provider,
+        {
+            **SPEC,
+            "name": "am-prod-2",
+            "team_id": TEAM_DATABASE,
+            "default_route": {"escalation_chain_id": CHAIN_URGENT},
+            "templates": {
+                "grouping_key": "{{ payload.fingerprint }}",
+                "slack": {"title": "{{ payload.status }}"},
+            },
+        },
+    )
+    d = provider.diff(created.id, outs, news)
+    assert d.changes is True and d.replaces == []
+    updated = provider.update(created.id, outs, news).outs
+    remote = server(emulator, created.id)
+    assert remote["name"] == "am-prod-2" and remote["team_id"] == TEAM_DATABASE
+    assert remote["default_route"]["escalation_chain_id"] == CHAIN_URGENT
+    assert remote["default_route"]["slack"]["channel_id"] is None
+    assert remote["templates"]["slack"] == {
+        "title": "{{ payload.status }}",
+        "message": None,
+        "image_url": None,
+    }
+    assert remote["templates"]["web"]["title"] is None
+    assert provider.read(created.id, updated).outs == updated
+    assert provider.diff(created.id, updated, news).changes is False
+
+    provider.delete(created.id, updated)
+    assert provider.read(created.id, updated).id is None
+
+
+def test_removing_a_template_resets_it_on_the_server(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    olds = checked(
+        provider,
+        {
+            "type": "webhook",
+            "name": "w",
+            "templates": {"resolve_signal": "{{ 1 }}", "sms": {"title": "t"}},
+        },
+    )
+    created = provider.create(olds)
+    news = checked(provider, {"type": "webhook", "name": "w"})
+    assert provider.diff(created.id, created.outs, news).changes is True
+    provider.update(created.id, created.outs, news)
+    templates = server(emulator, created.id)["templates"]
+    assert templates["resolve_signal"] is None and templates["sms"]["title"] is None
+
+
+def test_server_defaults_cause_no_diff(provider: IntegrationProvider, emulator: Any) -> None:
+    inputs = checked(provider, {"type": "grafana", "name": "minimal"})
+    created = provider.create(inputs)
+    # A change made outside Pulumi to a field the program does not declare is not ours.
+    httpx.put(
+        f"{emulator.url}/api/v1/integrations/{created.id}/",
+        headers={"Authorization": TOKEN},
+        json={"templates": {"web": {"title": "{{ set.elsewhere }}"}}},
+    ).raise_for_status()
+    read = provider.read(created.id, created.outs)
+    assert read.outs["templates"] is None and read.outs["maintenance_mode"] is None
+    assert provider.diff(created.id, read.outs, inputs).changes is False
+
+
+def test_drift_is_reported_by_read_and_corrected_by_update(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(
+        provider, {"type": "webhook", "name": "drifty", "templates": {"web": {"title": "mine"}}}
+    )
+    created = provider.create(inputs)
+    httpx.put(
+        f"{emulator.url}/api/v1/integrations/{created.id}/",
+        headers={"Authorization": TOKEN},
+        json={"templates": {"web": {"title": "theirs"}}},
+    ).raise_for_status()
+    read = provider.read(created.id, created.outs)
+    assert read.outs["templates"]["web"]["title"] == "theirs"
+    assert read.inputs["templates"]["web"]["title"] == "theirs"
+    assert provider.diff(created.id, read.outs, inputs).changes is True
+    provider.update(created.id, read.outs, inputs)
+    assert server(emulator, created.id)["templates"]["web"]["title"] == "mine"
+
+
+def test_type_change_replaces(provider: IntegrationProvider) -> None:
+    inputs = checked(provider, {"type": "webhook", "name": "t"})
+    created = provider.create(inputs)
+    d = provider.diff(created.id, created.outs, {**inputs, "type": "alertmanager"})
+    assert d.replaces == ["type"] and d.delete_before_replace is True
+    renamed = provider.diff(
+        created.id, created.outs, {**inputs, "type": "alertmanager", "name": "t2"}
+    )
+    assert renamed.replaces == ["type"] and renamed.delete_before_replace is False
+
+
+def test_unknown_values_pass_check_and_show_as_changes(provider: IntegrationProvider) -> None:
+    inputs = checked(provider, {"type": "webhook", "name": "u"})
+    created = provider.create(inputs)
+    pending = {**inputs, "team_id": model.UNKNOWN}
+    assert provider.check({}, pending).failures == []
+    assert provider.diff(created.id, created.outs, pending).changes is True
+
+
+def test_read_and_delete_of_a_missing_integration(provider: IntegrationProvider) -> None:
+    created = provider.create(checked(provider, {"type": "webhook", "name": "gone"}))
+    provider.delete(created.id, created.outs)
+    assert provider.read(created.id, created.outs).id is None
+    provider.delete(created.id, created.outs)  # a 404 counts as deleted
+
+
+@pytest.mark.parametrize(
+    "bad, prop",
+    [
+        ({"type": ""}, "type"),
+        ({"type": "direct_paging"}, "type"),
+        ({"type": "legacy_alertmanager"}, "type"),
+        ({"type": "maintenance"}, "type"),
+        ({"type": "webhook", "name": "n" * 151}, "name"),
+        ({"type": "webhook", "description_short": "d" * 251}, "description_short"),
+        ({"type": "webhook", "templates": {"slak": {"title": "x"}}}, "templates.slak"),
+        ({"type": "webhook", "templates": {"sms": {"message": "x"}}}, "templates.sms.message"),
+        (
+            {"type": "webhook", "default_route": {"slack": {"channel": "x"}}},
+            "default_route.slack.channel",
+        ),
+        (
+            {"type": "webhook", "templates": {"web": {"title": "{{ x | nofilter }}"}}},
+            "templates.web.title",
+        ),
+        ({"type": "webhook", "templates": {"grouping_key": "{% for %}"}}, "templates.grouping_key"),
+    ],
+)
+def test_check_refuses_bad_input_naming_the_field(
+    provider: IntegrationProvider, bad: dict[str, Any], prop: str
+) -> None:
+    failures = provider.check({}, {"name": "n", **bad}).failures
+    assert [f.property for f in failures] == [prop]
+    assert failures[0].reason
+
+
+def test_check_names_the_missing_setting() -> None:
+    provider = IntegrationProvider()
+    provider.configure_from({}.get, {})
+    (failure,) = provider.check({}, {"type": "webhook", "name": "x"}).failures
+    assert "oncall:url" in failure.reason and "GRAFANA_ONCALL_URL" in failure.reason
+    assert "oncall:token" in failure.reason
+    with pytest.raises(OnCallError, match="oncall:url"):
+        provider.create({"type": "webhook", "name": "x"})
+
+
+def test_environment_fallback(emulator: Any) -> None:
+    provider = IntegrationProvider()
+    provider.configure_from(
+        {}.get, {"GRAFANA_ONCALL_URL": emulator.url, "GRAFANA_ONCALL_ACCESS_TOKEN": TOKEN}
+    )
+    assert provider.create(checked(provider, {"type": "webhook", "name": "env"})).id
+
+
+def test_serialized_provider_holds_no_credentials(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    provider.create(checked(provider, {"type": "webhook", "name": "s"}))  # client in use
+    raw = base64.b64decode(serialize_provider(provider))
+    assert TOKEN.encode() not in raw
+    assert emulator.url.encode() not in raw
+    assert b"IntegrationProvider" in raw
+
+
+def test_rotated_token_takes_effect(emulator: Any) -> None:
+    old = configured(emulator.url)
+    created = old.create(checked(old, {"type": "webhook", "name": "rot"}))
+    rotated = configured(emulator.url, token="rotated-token")
+    with pytest.raises(OnCallError, match="Invalid token") as info:
+        rotated.read(created.id, created.outs)
+    assert "rotated-token" not in str(info.value)
+
+
+def test_orphan_from_an_interrupted_run_is_adopted_only_when_identical(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(
+        provider, {"type": "webhook", "name": "orphan", "templates": {"web": {"title": "t"}}}
+    )
+    first = provider.create(inputs)
+    again = provider.create(inputs)  # the engine lost the first id
+    assert again.id == first.id
+    assert len([i for i in everything(emulator) if i["name"] == "orphan"]) == 1
+    with pytest.raises(ConflictError, match="already exists") as info:
+        provider.create({**inputs, "templates": {"web": {"title": "different"}}})
+    assert "import" in str(info.value)
+
+
+def test_cloud_only_fields_on_an_oss_server_fail_and_leave_nothing(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(
+        provider, {"type": "webhook", "name": "teams", "templates": {"msteams": {"title": "x"}}}
+    )
+    with pytest.raises(OnCallError, match=r"msteams\.title.*Grafana Cloud"):
+        provider.create(inputs)
+    assert [i for i in everything(emulator) if i["name"] == "teams" and not i.get("deleted")] == []
+
+
+def test_failed_update_leaves_the_integration_as_it_was(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(provider, {"type": "webhook", "name": "keep", "description_short": "before"})
+    created = provider.create(inputs)
+    before = server(emulator, created.id)
+    news = {**inputs, "description_short": "after", "team_id": "TDOESNOTEXIST"}
+    with pytest.raises(OnCallError, match="team_id: Object does not exist") as info:
+        provider.update(created.id, created.outs, news)
+    assert "'keep'" in str(info.value)
+    assert server(emulator, created.id) == before
