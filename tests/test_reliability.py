@@ -6,12 +6,20 @@ what is under test here is the client and provider, and the engine adds nothing 
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import Project
 from emulator_seed import TEAM_PLATFORM, TOKEN
+from pulumi_env import cli_bin_dir
 
 from pulumi_oncall.provider import IntegrationProvider
 
@@ -118,3 +126,60 @@ def test_four_hundred_integrations_at_300_per_minute(emulator: Any) -> None:
     # The shared pause: one 429 per in-flight request at most, not a storm of retries.
     assert 1 <= throttled <= WORKERS * 2, throttled
     print(f"400 creates at 300/min: {throttled} responses were 429")
+
+
+def interrupted_up(project: Project, emulator: Any, count: int, sig: signal.Signals) -> None:
+    """Start `pulumi up` of `count` integrations and send `sig` to its whole process
+    group (CLI, language host, providers) once a few integrations exist."""
+    project.spec({f"r{i}": spec(i) for i in range(count)})
+    emulator.admin("PUT", "faults", {"latency_ms": 400})
+    up = subprocess.Popen(
+        [str(cli_bin_dir() / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive"],
+        cwd=project.dir,
+        env=project.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(live(emulator)) < 6:
+            assert up.poll() is None, "up finished before it could be interrupted"
+            assert time.monotonic() < deadline, "up made no progress"
+            time.sleep(0.05)
+        os.killpg(up.pid, sig)
+        up.wait(timeout=120)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+    assert 0 < len(live(emulator)) < count
+    emulator.admin("PUT", "faults", {"latency_ms": 0})
+
+
+def assert_next_up_converges(project: Project, emulator: Any, count: int) -> None:
+    project.up()
+    state = {r["urn"].rsplit("::", 1)[1]: r["outputs"] for r in project.integrations_in_state()}
+    assert_converged(emulator, state, {f"r{i}": spec(i) for i in range(count)})
+    project.assert_no_changes()
+
+
+def test_cancelled_up_converges_on_the_next_run(tmp_path: Path, emulator: Any) -> None:
+    """Ctrl-C, or a CI job cancelled politely: SIGINT to everything."""
+    project = Project(tmp_path, emulator.url)
+    interrupted_up(project, emulator, 24, signal.SIGINT)
+    assert_next_up_converges(project, emulator, 24)
+
+
+def test_killed_up_converges_on_the_next_run(tmp_path: Path, emulator: Any) -> None:
+    """SIGKILL to everything: creates in flight are lost to the state, not to the server."""
+    project = Project(tmp_path, emulator.url)
+    interrupted_up(project, emulator, 24, signal.SIGKILL)
+    # The file backend itself does not survive SIGKILL cleanly: it leaves its lock and
+    # may leave a truncated metadata file. Recover as its users must (see README).
+    stacks = tmp_path / "pulumi-state" / ".pulumi"
+    shutil.rmtree(stacks / "locks", ignore_errors=True)
+    for attrs in stacks.glob("stacks/*/*.attrs"):
+        if attrs.stat().st_size == 0:
+            attrs.unlink()
+    assert_next_up_converges(project, emulator, 24)
