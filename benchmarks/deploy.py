@@ -1,8 +1,9 @@
 """Deploy N integrations through the provider against a throttled emulator.
 
 Compares, in one run, the shared throttle (one 429 pauses every worker) with a
-per-worker pause (each worker waits out only its own 429), as the engine would
-drive them: four operations at once.
+per-worker pause (each worker waits out only its own 429's Retry-After) and with a
+generic retry loop (per-worker exponential backoff that ignores Retry-After), with
+four operations at once as the engine runs them.
 
     ./run bench                      # 400 integrations at 300 requests/min
     ./run bench --count 100 --rate-limit 60 --window 10
@@ -42,6 +43,15 @@ class PerWorkerThrottle(Throttle):
         delay = getattr(self._local, "resume_at", 0.0) - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+
+
+class BackoffOnlyThrottle(PerWorkerThrottle):
+    """A generic retry loop: exponential backoff per worker, Retry-After ignored."""
+
+    def pause(self, seconds: float) -> None:
+        attempt = getattr(self._local, "attempt", 0) + 1
+        self._local.attempt = attempt
+        super().pause(min(0.5 * 2 ** (attempt - 1), 8.0))
 
 
 @dataclass
@@ -84,6 +94,7 @@ def main() -> None:
         results = [
             run("shared-throttle", emulator, args.count, None),
             run("per-worker-pause", emulator, args.count, PerWorkerThrottle()),
+            run("backoff-only", emulator, args.count, BackoffOnlyThrottle()),
         ]
     print(
         f"{args.count} creates, {WORKERS} workers, {args.rate_limit} requests per {args.window:g}s"

@@ -150,6 +150,10 @@ class OnCallClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def __enter__(self) -> OnCallClient:
         return self
 

@@ -37,7 +37,7 @@ def shared_client(settings: config.Settings) -> OnCallClient:
     key = (settings.url, settings.token, settings.retry)
     with _clients_lock:
         client = _clients.get(key)
-        if client is None:
+        if client is None or client.closed:
             client = _clients[key] = OnCallClient(
                 settings.url, settings.token, retry=settings.retry
             )

@@ -375,28 +375,52 @@ def get(integration_id: str, ctx: Context) -> IntegrationRecord:
     return rec
 
 
+@dataclass
+class _Writable:
+    """The writable fields of a request body, each MISSING when absent."""
+
+    name: Any
+    description: Any
+    team_id: Any
+    templates: Any
+    route: Any
+
+
+def _parse_writable(data: dict[str, Any], errors: dict[str, Any], ctx: Context) -> _Writable:
+    return _Writable(
+        name=_parse_string(data, "name", errors, allow_null=False, allow_blank=False),
+        description=_parse_string(
+            data,
+            "description_short",
+            errors,
+            allow_null=True,
+            allow_blank=True,
+            max_length=DESCRIPTION_MAX_LENGTH,
+        ),
+        team_id=(
+            _parse_related(data["team_id"], "team_id", errors, ctx.store.get_team)
+            if "team_id" in data
+            else MISSING
+        ),
+        templates=_parse_templates(data, errors),
+        route=_parse_route(data, errors, ctx.flavour),
+    )
+
+
 def create(body: Any, ctx: Context) -> IntegrationRecord:
     data = _expect_object(body)
     errors: dict[str, Any] = {}
     itype = _parse_type(data, errors, ctx.flavour)
-    name = _parse_string(data, "name", errors, allow_null=False, allow_blank=False)
-    description = _parse_string(
-        data,
-        "description_short",
-        errors,
-        allow_null=True,
-        allow_blank=True,
-        max_length=DESCRIPTION_MAX_LENGTH,
-    )
-    team_id = (
-        _parse_related(data["team_id"], "team_id", errors, ctx.store.get_team)
-        if "team_id" in data
-        else None
-    )
-    templates = _parse_templates(data, errors)
-    route = _parse_route(data, errors, ctx.flavour)
+    fields = _parse_writable(data, errors, ctx)
     if errors:
         raise ApiError(400, errors)
+    name, description, templates, route = (
+        fields.name,
+        fields.description,
+        fields.templates,
+        fields.route,
+    )
+    team_id = None if fields.team_id is MISSING else fields.team_id
 
     rec = IntegrationRecord(
         id=new_id("C"),
@@ -432,24 +456,11 @@ def create(body: Any, ctx: Context) -> IntegrationRecord:
 def update(rec: IntegrationRecord, body: Any, ctx: Context) -> IntegrationRecord:
     data = _expect_object(body)
     errors: dict[str, Any] = {}
-    name = _parse_string(data, "name", errors, allow_null=False, allow_blank=False)
-    description = _parse_string(
-        data,
-        "description_short",
-        errors,
-        allow_null=True,
-        allow_blank=True,
-        max_length=DESCRIPTION_MAX_LENGTH,
-    )
-    team_id = (
-        _parse_related(data["team_id"], "team_id", errors, ctx.store.get_team)
-        if "team_id" in data
-        else MISSING
-    )
-    templates = _parse_templates(data, errors)
-    route = _parse_route(data, errors, ctx.flavour)
+    fields = _parse_writable(data, errors, ctx)
     if errors:
         raise ApiError(400, errors)
+    name, description, team_id = fields.name, fields.description, fields.team_id
+    templates, route = fields.templates, fields.route
 
     new = replace(
         rec,
