@@ -174,7 +174,8 @@ class OnCallClient:
         for attempt in self._retrying(_create_outcome_unknown):
             with attempt:
                 try:
-                    return self._call("POST", "integrations/", body)
+                    created: JSONObject = self._call("POST", "integrations/", body)
+                    return created
                 except (ServerError, TransportError) as exc:
                     if isinstance(exc, TransportError) and not exc.request_sent:
                         raise
@@ -195,10 +196,12 @@ class OnCallClient:
         raise AssertionError("unreachable")
 
     def get_integration(self, integration_id: str) -> JSONObject:
-        return self._request("GET", f"integrations/{integration_id}/")
+        found: JSONObject = self._request("GET", f"integrations/{integration_id}/")
+        return found
 
     def update_integration(self, integration_id: str, body: JSONObject) -> JSONObject:
-        return self._request("PUT", f"integrations/{integration_id}/", body)
+        updated: JSONObject = self._request("PUT", f"integrations/{integration_id}/", body)
+        return updated
 
     def delete_integration(self, integration_id: str) -> None:
         self._request("DELETE", f"integrations/{integration_id}/")
@@ -246,7 +249,7 @@ class OnCallClient:
             return 0.0 if isinstance(exc, ThrottledError) else backoff(state)
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            if state.seconds_since_start >= settings.max_elapsed:
+            if (state.seconds_since_start or 0.0) >= settings.max_elapsed:
                 return True
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, ThrottledError):

@@ -22,9 +22,15 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from . import config, model
+from . import config, model, schema
 from .client import OnCallClient
-from .exceptions import ConflictError, NotFoundError, OnCallError, ValidationError
+from .exceptions import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    OnCallError,
+    ValidationError,
+)
 
 PROVIDER_KEY = "__provider"
 
@@ -80,7 +86,7 @@ class IntegrationProvider(ResourceProvider):
     @property
     def client(self) -> OnCallClient:
         if self._settings is None:
-            raise config.ConfigurationError(self._config_error or "the provider was not configured")
+            raise ConfigurationError(self._config_error or "the provider was not configured")
         return shared_client(self._settings)
 
     # -- engine operations --------------------------------------------------
@@ -147,7 +153,7 @@ class IntegrationProvider(ResourceProvider):
             return ReadResult(None, {})
         spec = props if model.declared(props) else model.adoptable_spec(remote)
         outs = model.outputs(remote, spec)
-        inputs = {k: outs[k] for k in model.schema.FIELD_NAMES if outs.get(k) is not None}
+        inputs = {k: outs[k] for k in schema.FIELD_NAMES if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

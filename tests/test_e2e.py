@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,29 @@ def test_import_option_is_refused_by_the_dynamic_provider_host(
     assert [r["id"] for r in project.integrations_in_state()] == [existing["id"]]
     assert list(oncall.live()) == ["Legacy"]
     project.assert_no_changes()
+
+
+SHIPPED = {
+    "root": {
+        "alertmanager-prod": CHAIN_DEFAULT,
+        "Grafana alerts": None,
+        "Deploy pipeline": CHAIN_DEFAULT,
+    },
+    "examples/basic": {"Alertmanager (basic example)": CHAIN_DEFAULT},
+}
+
+
+@pytest.mark.parametrize("program", SHIPPED)
+def test_shipped_programs_deploy_and_settle(tmp_path: Path, emulator: Any, program: str) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(REPO / ("" if program == "root" else program) / "__main__.py", source)
+    project = Project(tmp_path, emulator.url, source=source, name="shipped")
+    project.run("config", "set", "escalationChainId", CHAIN_DEFAULT)
+    project.up()
+    live = OnCall(emulator.url).live()
+    chains = {name: i["default_route"]["escalation_chain_id"] for name, i in live.items()}
+    assert chains == SHIPPED[program]
+    project.assert_no_changes()
+    project.run("destroy", "--yes")
+    assert OnCall(emulator.url).live() == {}

@@ -95,7 +95,7 @@ def _page_url(page: int | None) -> str:
     else:
         query["page"] = [str(page)]
     path = urlunsplit(("", "", parts.path, urlencode(sorted(query.items()), doseq=True), ""))
-    return g.public_url + path
+    return str(g.public_url) + path
 
 
 def _positive_int(value: str | None, default: int) -> int:
