@@ -1,6 +1,6 @@
 """Command line: run a Pulumi program against OnCall, or against a local emulator.
 
-    python -m pulumi_oncall up [--stack dev] [--cwd DIR] [-- extra pulumi args]
+    python -m pulumi_oncall up [--stack dev] [--cwd DIR] [-- pulumi args]
 
 When no OnCall is configured (neither `oncall:url` in the stack nor
 GRAFANA_ONCALL_URL), an emulator is started for the run, with its data in
@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("--stack", default="dev", help="stack to select or create (default: dev)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project directory")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pulumi, after --")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    extra = argv[split + 1 :]
     cwd: Path = args.cwd.resolve()
     if shutil.which("pulumi") is None:
         parser.error("no `pulumi` on PATH; ./run builds one (see the README)")
@@ -59,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     if pulumi(["stack", "select", args.stack], cwd, env, check=False) != 0:
         pulumi(["stack", "init", args.stack], cwd, env)
 
-    extra = [a for a in args.extra if a != "--"]
     command = [args.command, *(["--yes"] if args.command != "preview" else []), *extra]
     if stack_has(URL_KEY, cwd, env) or env.get(URL_ENV):
         return pulumi(command, cwd, env, check=False)
