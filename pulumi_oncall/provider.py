@@ -110,11 +110,14 @@ class IntegrationProvider(ResourceProvider):
         props = _plain(props)
         name = props.get("name")
         try:
-            remote = self.client.create_integration(model.create_payload(props))
-        except ValidationError as exc:
-            if not any("already exists" in e for e in exc.errors):
-                raise _named(exc, name) from None
-            remote = self._adopt(props, exc)
+            try:
+                remote = self.client.create_integration(model.create_payload(props))
+            except ValidationError as exc:
+                if not any("already exists" in e for e in exc.errors):
+                    raise
+                remote = self._adopt(props)
+        except OnCallError as exc:
+            raise _named(exc, name) from None
         missing = model.unstored(props, remote)
         if missing:
             # Leave nothing behind that the state does not know about.
@@ -128,21 +131,18 @@ class IntegrationProvider(ResourceProvider):
             )
         return CreateResult(remote["id"], model.outputs(remote, props))
 
-    def _adopt(self, props: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    def _adopt(self, props: dict[str, Any]) -> dict[str, Any]:
         # An earlier run may have created it and died before saving the id. Adopt it
         # only when it is exactly what this resource declares.
         existing = self.client.find_integration(props["name"], props.get("team_id"))
         if existing is None or not model.matches(existing, props):
             where = f"team {props.get('team_id')}" if props.get("team_id") else "no team"
             found = f" (id {existing['id']})" if existing else ""
-            raise _named(
-                ConflictError(
-                    f"an integration named {props['name']!r} already exists in {where}{found} "
-                    "and differs from this resource. Rename this resource's integration, "
-                    "or adopt it with the `import_` resource option"
-                ),
-                props.get("name"),
-            ) from None
+            raise ConflictError(
+                f"an integration named {props['name']!r} already exists in {where}{found} "
+                "and differs from this resource. Rename this resource's integration, or "
+                "adopt it by declaring it exactly as it is on the server"
+            )
         return existing
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -151,6 +151,8 @@ class IntegrationProvider(ResourceProvider):
             remote = self.client.get_integration(id_)
         except NotFoundError:
             return ReadResult(None, {})
+        except OnCallError as exc:
+            raise _named(exc, props.get("name")) from None
         spec = props if model.declared(props) else model.adoptable_spec(remote)
         outs = model.outputs(remote, spec)
         inputs = {k: outs[k] for k in schema.FIELD_NAMES if outs.get(k) is not None}

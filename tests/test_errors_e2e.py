@@ -75,7 +75,7 @@ def test_wrong_url_answering_html(tmp_path: Path, emulator: Any) -> None:
 
 def test_wrong_token(tmp_path: Path, emulator: Any) -> None:
     project = project_for(tmp_path, emulator.url, token=SECRET_TOKEN)
-    assert_clean_failure(project, "(am)", "Invalid token", "oncall:token")
+    assert_clean_failure(project, "(am)", "'Alertmanager'", "Invalid token", "oncall:token")
 
 
 def test_viewer_token(tmp_path: Path, emulator: Any) -> None:
@@ -131,6 +131,8 @@ def test_name_taken_by_a_different_integration(tmp_path: Path, emulator: Any) ->
     oncall = OnCall(emulator.url)
     theirs = oncall.create({"type": "webhook", "name": "Alertmanager"})
     project = project_for(tmp_path, emulator.url)
-    assert_clean_failure(project, "(am)", "already exists", theirs["id"], "import_")
+    assert_clean_failure(
+        project, "(am)", "already exists", theirs["id"], "declaring it exactly as it is"
+    )
     assert list(oncall.live()) == ["Alertmanager"]
     assert oncall.get(theirs["id"]).json()["type"] == "webhook"  # not taken over

@@ -266,7 +266,8 @@ def test_orphan_from_an_interrupted_run_is_adopted_only_when_identical(
     assert len([i for i in everything(emulator) if i["name"] == "orphan"]) == 1
     with pytest.raises(ConflictError, match="already exists") as info:
         provider.create({**inputs, "templates": {"web": {"title": "different"}}})
-    assert "import" in str(info.value)
+    assert "declaring it exactly as it is" in str(info.value)
+    assert "'orphan'" in str(info.value)
 
 
 def test_cloud_only_fields_on_an_oss_server_fail_and_leave_nothing(
