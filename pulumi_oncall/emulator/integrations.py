@@ -414,12 +414,6 @@ def create(body: Any, ctx: Context) -> IntegrationRecord:
     fields = _parse_writable(data, errors, ctx)
     if errors:
         raise ApiError(400, errors)
-    name, description, templates, route = (
-        fields.name,
-        fields.description,
-        fields.templates,
-        fields.route,
-    )
     team_id = None if fields.team_id is MISSING else fields.team_id
 
     rec = IntegrationRecord(
@@ -428,23 +422,25 @@ def create(body: Any, ctx: Context) -> IntegrationRecord:
         name="",
         team_id=team_id,
         created_at=time.time(),
-        description_short=None if description is MISSING else description,
+        description_short=None if fields.description is MISSING else fields.description,
         link_token=None if itype in LINKLESS_TYPES else _link_token(),
         inbound_email=_inbound_email() if itype == "inbound_email" else None,
-        templates=_merge_templates({}, {} if templates is MISSING else templates, ctx.flavour),
+        templates=_merge_templates(
+            {}, {} if fields.templates is MISSING else fields.templates, ctx.flavour
+        ),
         route=_merge_route(
             {"id": new_id("R"), "escalation_chain_id": None, "backends": {}},
-            {} if route is MISSING else route,
+            {} if fields.route is MISSING else fields.route,
             ctx,
         ),
         hidden=itype in HIDDEN_TYPES,
     )
-    if name is MISSING:
+    if fields.name is MISSING:
         rec.name = _invent_name(itype, team_id, ctx.store)
-    elif ctx.store.name_taken(team_id, name):
+    elif ctx.store.name_taken(team_id, fields.name):
         raise detail(NAME_TAKEN)
     else:
-        rec.name = name
+        rec.name = fields.name
     if itype == "grafana_alerting" and not ctx.grafana_reachable:
         raise ApiError(400, [GRAFANA_UNREACHABLE])
     while ctx.store.id_taken(rec.id):
@@ -459,18 +455,18 @@ def update(rec: IntegrationRecord, body: Any, ctx: Context) -> IntegrationRecord
     fields = _parse_writable(data, errors, ctx)
     if errors:
         raise ApiError(400, errors)
-    name, description, team_id = fields.name, fields.description, fields.team_id
-    templates, route = fields.templates, fields.route
 
     new = replace(
         rec,
-        name=rec.name if name is MISSING else name,
-        team_id=rec.team_id if team_id is MISSING else team_id,
-        description_short=rec.description_short if description is MISSING else description,
+        name=rec.name if fields.name is MISSING else fields.name,
+        team_id=rec.team_id if fields.team_id is MISSING else fields.team_id,
+        description_short=(
+            rec.description_short if fields.description is MISSING else fields.description
+        ),
         templates=rec.templates
-        if templates is MISSING
-        else _merge_templates(rec.templates, templates, ctx.flavour),
-        route=rec.route if route is MISSING else _merge_route(rec.route, route, ctx),
+        if fields.templates is MISSING
+        else _merge_templates(rec.templates, fields.templates, ctx.flavour),
+        route=rec.route if fields.route is MISSING else _merge_route(rec.route, fields.route, ctx),
     )
     if (new.name, new.team_id) != (rec.name, rec.team_id) and ctx.store.name_taken(
         new.team_id, new.name, exclude_id=rec.id
