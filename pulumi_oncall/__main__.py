@@ -1,92 +1,49 @@
-"""Command line: run a Pulumi program against OnCall, or against a local emulator.
+"""Command line: `python -m pulumi_oncall COMMAND --help` describes each command.
 
-    python -m pulumi_oncall up [--stack dev] [--cwd DIR] [-- pulumi args]
-
-When no OnCall is configured (neither `oncall:url` in the stack nor
-GRAFANA_ONCALL_URL), an emulator is started for the run, with its data in
-`.oncall-emulator/` of the project, so repeated runs see the same integrations.
+up, preview, refresh, destroy   run a Pulumi program, against a local emulator
+                                when no OnCall is configured
+export                          write a program that adopts existing integrations
+render                          render templates as OnCall would, without any API
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import shutil
-import subprocess
+import importlib
 import sys
-from pathlib import Path
 
-from .config import TOKEN_ENV, URL_ENV, URL_KEY
-
-COMMANDS = ("up", "preview", "refresh", "destroy")
-EMULATOR_PUBLIC_URL = "http://oncall.localhost"
-
-
-def pulumi(args: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> int:
-    return subprocess.run(["pulumi", *args], cwd=cwd, env=env, check=check).returncode
-
-
-def stack_has(key: str, cwd: Path, env: dict[str, str]) -> bool:
-    result = subprocess.run(
-        ["pulumi", "config", "get", key], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    return result.returncode == 0 and bool(result.stdout.strip())
+# Command -> (module, one-line help). Each module has configure_parser() and run().
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("runner", "pulumi up of the program (emulator when no OnCall is configured)"),
+    "preview": ("runner", "pulumi preview of the program"),
+    "refresh": ("runner", "pulumi refresh of the program"),
+    "destroy": ("runner", "pulumi destroy of the program"),
+    "export": ("exporting", "write a Pulumi program that adopts existing integrations"),
+    "render": ("rendering", "render templates against sample alerts, as OnCall would"),
+}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
         prog="python -m pulumi_oncall",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("--stack", default="dev", help="stack to select or create (default: dev)")
-    parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project directory")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_, description=help_)
+        importlib.import_module(f"pulumi_oncall.{module}").configure_parser(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` goes to pulumi untouched.
     split = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:split])
-    extra = argv[split + 1 :]
-    cwd: Path = args.cwd.resolve()
-    if shutil.which("pulumi") is None:
-        parser.error("no `pulumi` on PATH; ./run builds one (see the README)")
-
-    env = dict(os.environ)
-    # A local file backend: no Pulumi account needed.
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{cwd / '.pulumi-state'}")
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "")
-    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
-    (cwd / ".pulumi-state").mkdir(exist_ok=True)
-
-    if pulumi(["stack", "select", args.stack], cwd, env, check=False) != 0:
-        pulumi(["stack", "init", args.stack], cwd, env)
-
-    command = [args.command, *(["--yes"] if args.command != "preview" else []), *extra]
-    if stack_has(URL_KEY, cwd, env) or env.get(URL_ENV):
-        return pulumi(command, cwd, env, check=False)
-
-    from .emulator.process import EmulatorProcess
-
-    data = cwd / ".oncall-emulator"
-    data.mkdir(exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    seed = Path(__file__).parent / "emulator" / "demo-seed.json"
-    print(f"no {URL_KEY} configured: using a local OnCall emulator ({data})", file=sys.stderr)
-    with EmulatorProcess(
-        token=token,
-        extra_args=[
-            "--db",
-            str(data / "oncall.sqlite3"),
-            "--public-url",
-            EMULATOR_PUBLIC_URL,
-            "--seed",
-            str(seed),
-            "--slack-connected",
-        ],
-    ) as emulator:
-        env[URL_ENV] = emulator.url
-        env[TOKEN_ENV] = token
-        return pulumi(command, cwd, env, check=False)
+    args = parser().parse_args(argv[:split])
+    module = importlib.import_module(f"pulumi_oncall.{COMMANDS[args.command][0]}")
+    code: int = module.run(args, argv[split + 1 :])
+    return code
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
 def declared(spec: Mapping[str, Any]) -> Flat:
     """The leaves the user declared (None means not declared)."""
     flat: Flat = {}
-    for key in schema.FIELD_NAMES:
+    for key in schema.API_FIELDS:
         value = spec.get(key)
         if value is None:
             continue
@@ -246,7 +246,7 @@ def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
 
 def outputs(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Resource outputs: declared fields as the server stored them, plus read-only ones."""
-    spec = {key: None for key in schema.FIELD_NAMES}
+    spec = {key: None for key in schema.API_FIELDS}
     spec.update(nest(stored(remote, declared(inputs))))
     heartbeat = remote.get("heartbeat")
     default_route = remote.get("default_route")

@@ -155,7 +155,7 @@ class IntegrationProvider(ResourceProvider):
             raise _named(exc, props.get("name")) from None
         spec = props if model.declared(props) else model.adoptable_spec(remote)
         outs = model.outputs(remote, spec)
-        inputs = {k: outs[k] for k in schema.FIELD_NAMES if outs.get(k) is not None}
+        inputs = {k: outs[k] for k in schema.API_FIELDS if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import Resource
 
+from . import schema, template_checks
 from .provider import IntegrationProvider
 
 TemplateInput = pulumi.Input[str] | None
+# A sample alert payload, or the path of a JSON file holding one.
+TemplateSample = Mapping[str, Any] | str
 
 
 class RouteSlackArgs(TypedDict, total=False):
@@ -97,6 +101,14 @@ class Integration(Resource, module="oncall", name="Integration"):
     """The declared fields of the default route, as the server stored them."""
     templates: pulumi.Output[dict[str, Any] | None]
     """The declared templates, as the server stored them."""
+    labels: pulumi.Output[dict[str, str] | None]
+    """The declared static labels, as the server stored them."""
+    dynamic_labels: pulumi.Output[dict[str, str] | None]
+    """The declared dynamic labels, as the server stored them."""
+    connection: pulumi.Output[str | None]
+    """The name of the OnCall connection the integration lives on; None for the default."""
+    import_id: pulumi.Output[str | None]
+    """The id this resource adopted on create, when declared."""
     link: pulumi.Output[str | None]
     """The URL alert sources post to. A secret: whoever holds it can post alerts."""
     inbound_email: pulumi.Output[str | None]
@@ -118,6 +130,11 @@ class Integration(Resource, module="oncall", name="Integration"):
         description_short: pulumi.Input[str] | None = None,
         default_route: pulumi.Input[DefaultRouteArgs] | None = None,
         templates: pulumi.Input[TemplatesArgs] | None = None,
+        labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        dynamic_labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        connection: str | None = None,
+        import_id: pulumi.Input[str] | None = None,
+        template_samples: Sequence[TemplateSample] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
@@ -125,33 +142,47 @@ class Integration(Resource, module="oncall", name="Integration"):
         :param type: The integration type (`alertmanager`, `grafana`, `webhook`, ...).
             Changing it replaces the integration.
         :param name: The integration's name, unique per team. Defaults to `resource_name`.
-        :param team_id: The team (`T...`) that owns the integration; none when omitted.
+        :param team_id: The team (`T...`) that owns the integration; `""` means no team.
         :param description_short: A short description, at most 250 characters.
         :param default_route: The default route: escalation chain and messaging backends.
         :param templates: Jinja2 templates, checked at preview with OnCall's filters.
+        :param labels: Static labels, key to value (Grafana Cloud).
+        :param dynamic_labels: Labels computed per alert, key to Jinja2 template (Grafana Cloud).
+        :param connection: A named connection of `oncall:connections`; None for the default.
+        :param import_id: The id (`C...`) of an existing integration to adopt on create.
+        :param template_samples: Alert payloads (or JSON file paths) that the templates are
+            rendered against at preview, instead of the type's built-in samples.
         :param opts: Resource options.
         """
-        secrets = pulumi.ResourceOptions(
-            additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
-        )
-        props: dict[str, Any] = {
+        args: dict[str, Any] = {
             "type": type,
             "name": resource_name if name is None else name,
             "team_id": team_id,
             "description_short": description_short,
             "default_route": default_route,
             "templates": templates,
-            # Outputs only the server sets; None registers them as outputs.
-            "integration_id": None,
-            "link": None,
-            "inbound_email": None,
-            "heartbeat_link": None,
-            "default_route_id": None,
-            "maintenance_mode": None,
+            "labels": labels,
+            "dynamic_labels": dynamic_labels,
+            "connection": connection,
+            "import_id": import_id,
+            "template_samples": template_samples,
         }
+        props: dict[str, Any] = {key: args[key] for key in schema.PROVIDER_FIELDS}
+        # Outputs only the server sets; None registers them as outputs.
+        props.update(dict.fromkeys(schema.OUTPUT_DOCS))
+        secrets = pulumi.ResourceOptions(
+            additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
+        )
         super().__init__(
             IntegrationProvider(),
             resource_name,
             props,
             pulumi.ResourceOptions.merge(secrets, opts),
+        )
+        template_checks.schedule(
+            self,
+            type_=type,
+            templates=templates,
+            dynamic_labels=dynamic_labels,
+            samples=template_samples,
         )

@@ -47,9 +47,8 @@ ROUTE_BACKENDS: dict[str, str] = {
 CLOUD_ONLY_TEMPLATE_GROUPS = frozenset({"msteams"})
 CLOUD_ONLY_ROUTE_BACKENDS = frozenset({"msteams"})
 
-# Types the open-source engine accepts. Cloud accepts more, so an unknown type is
-# passed on to the server rather than refused here.
-KNOWN_TYPES: tuple[str, ...] = (
+# Types the open-source engine accepts.
+OSS_TYPES: tuple[str, ...] = (
     "alertmanager",
     "grafana",
     "grafana_alerting",
@@ -62,7 +61,26 @@ KNOWN_TYPES: tuple[str, ...] = (
     "inbound_email",
 )
 
-# Types the API always refuses, with the reason the server gives.
+# Types that Grafana Cloud accepts besides those.
+CLOUD_TYPES: tuple[str, ...] = (
+    "amazon_sns",
+    "curler",
+    "datadog",
+    "fabric",
+    "jira",
+    "newrelic",
+    "pagerduty",
+    "pingdom",
+    "prtg",
+    "sentry",
+    "stackdriver",
+    "uptimerobot",
+    "zendesk",
+)
+
+KNOWN_TYPES: tuple[str, ...] = OSS_TYPES + CLOUD_TYPES
+
+# Types the API always refuses to create, with the reason the server gives.
 REFUSED_TYPES: dict[str, str] = {
     "direct_paging": "Direct paging integrations can't be created",
     "legacy_alertmanager": "This integration type is deprecated",
@@ -73,13 +91,26 @@ REFUSED_TYPES: dict[str, str] = {
     ),
 }
 
+# Of those, the ones that cannot be managed even when they already exist: direct
+# paging integrations cannot be deleted, maintenance ones cannot be read.
+UNMANAGEABLE_TYPES: dict[str, str] = {
+    "direct_paging": "the API can neither create nor delete direct paging integrations",
+    "maintenance": "maintenance integrations are invisible to the API",
+}
+
 
 @dataclass(frozen=True)
 class Field:
-    """A top-level argument of the Integration resource."""
+    """An argument of the Integration resource.
+
+    `kind` says where it goes: "api" fields are sent to OnCall; "provider" fields
+    steer the provider and are kept in the state; "program" fields never leave the
+    program.
+    """
 
     name: str
     doc: str
+    kind: str = "api"
     required: bool = False
     replaces: bool = False
 
@@ -96,7 +127,10 @@ FIELDS: tuple[Field, ...] = (
         "name",
         "The integration's name, unique per team. Defaults to the Pulumi resource name.",
     ),
-    Field("team_id", "The id (`T...`) of the team that owns the integration, or none."),
+    Field(
+        "team_id",
+        'The id (`T...`) of the team that owns the integration; `""` means no team.',
+    ),
     Field(
         "description_short", f"A short description, at most {DESCRIPTION_MAX_LENGTH} characters."
     ),
@@ -113,10 +147,43 @@ FIELDS: tuple[Field, ...] = (
         + ", ".join(f"`{g}{{{', '.join(fs)}}}`" for g, fs in TEMPLATE_GROUPS.items())
         + ".",
     ),
+    Field(
+        "labels",
+        "Static labels, label key to value (Grafana Cloud). The order never matters.",
+    ),
+    Field(
+        "dynamic_labels",
+        "Labels computed per alert: label key to a Jinja2 template (Grafana Cloud).",
+    ),
+    Field(
+        "connection",
+        "The name of an OnCall connection in `oncall:connections`; none means the default "
+        "settings. Moving to another OnCall replaces the integration.",
+        kind="provider",
+        replaces=True,
+    ),
+    Field(
+        "import_id",
+        "The id (`C...`) of an existing integration to adopt on create instead of creating "
+        "one. Inert once adopted.",
+        kind="provider",
+    ),
+    Field(
+        "template_samples",
+        "Alert payloads (dicts, or paths to JSON files) to render the templates against at "
+        "preview, instead of the built-in samples of the type.",
+        kind="program",
+    ),
 )
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+API_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "api")
+# What the provider receives and keeps in the state.
+PROVIDER_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind != "program")
 REPLACE_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.replaces)
+# Mappings sent as a whole: their entries have no meaning one by one on the wire.
+MAPPING_FIELDS: tuple[str, ...] = ("labels", "dynamic_labels")
+CLOUD_ONLY_FIELDS = frozenset(MAPPING_FIELDS)
 
 # Outputs that only the server sets.
 OUTPUT_DOCS: dict[str, str] = {

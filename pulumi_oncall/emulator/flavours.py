@@ -7,24 +7,10 @@ from dataclasses import dataclass
 from pulumi_oncall.schema import (
     CLOUD_ONLY_ROUTE_BACKENDS,
     CLOUD_ONLY_TEMPLATE_GROUPS,
-    KNOWN_TYPES,
+    CLOUD_TYPES,
+    OSS_TYPES,
     ROUTE_BACKENDS,
     TEMPLATE_GROUPS,
-)
-
-# Accepted by Cloud only; a sample, as Cloud keeps adding types.
-CLOUD_ONLY_TYPES: tuple[str, ...] = (
-    "amazon_sns",
-    "datadog",
-    "pagerduty",
-    "pingdom",
-    "sentry",
-    "stackdriver",
-    "uptimerobot",
-    "prtg",
-    "newrelic",
-    "jira",
-    "zendesk",
 )
 
 # Accepted on create, then hidden from the API (see the behaviour notes).
@@ -57,6 +43,8 @@ DISPLAY_NAMES: dict[str, str] = {
     "newrelic": "New Relic",
     "jira": "Jira",
     "zendesk": "Zendesk",
+    "curler": "Curler",
+    "fabric": "Fabric",
 }
 
 
@@ -75,7 +63,7 @@ OSS = Flavour(
         g: f for g, f in TEMPLATE_GROUPS.items() if g not in CLOUD_ONLY_TEMPLATE_GROUPS
     },
     route_backends={b: k for b, k in ROUTE_BACKENDS.items() if b not in CLOUD_ONLY_ROUTE_BACKENDS},
-    types=frozenset(KNOWN_TYPES) | HIDDEN_TYPES,
+    types=frozenset(OSS_TYPES) | HIDDEN_TYPES,
     labels=False,
 )
 
@@ -83,7 +71,7 @@ CLOUD = Flavour(
     name="cloud",
     template_groups=dict(TEMPLATE_GROUPS),
     route_backends=dict(ROUTE_BACKENDS),
-    types=frozenset(KNOWN_TYPES) | HIDDEN_TYPES | frozenset(CLOUD_ONLY_TYPES),
+    types=frozenset(OSS_TYPES) | HIDDEN_TYPES | frozenset(CLOUD_TYPES),
     labels=True,
 )
 
