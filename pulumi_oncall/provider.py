@@ -59,6 +59,9 @@ class IntegrationProvider(ResourceProvider):
     """
 
     serialize_as_secret_always = False
+    # Serve reads from one list of the server's integrations when that is cheaper
+    # than a GET each; False reads with one GET per integration.
+    bulk_reads = True
 
     def __init__(self) -> None:
         self._settings: config.Settings | None = None

@@ -120,6 +120,9 @@ class Integration(Resource, module="oncall", name="Integration"):
     maintenance_mode: pulumi.Output[str | None]
     """The maintenance mode, or None."""
 
+    # A subclass may swap the provider (benchmarks compare read strategies this way).
+    _provider_class: type[IntegrationProvider] = IntegrationProvider
+
     def __init__(
         self,
         resource_name: str,
@@ -174,7 +177,7 @@ class Integration(Resource, module="oncall", name="Integration"):
             additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
         )
         super().__init__(
-            IntegrationProvider(),
+            self._provider_class(),
             resource_name,
             props,
             pulumi.ResourceOptions.merge(secrets, opts),
