@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +28,8 @@ from .exceptions import (
 )
 
 USER_AGENT = f"pulumi-oncall/{__version__}"
+GRAFANA_URL_HEADER = "X-Grafana-URL"
+PAGE_SIZE = 100
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 JSONObject = dict[str, Any]
 
@@ -46,6 +48,32 @@ class RetrySettings:
     """Cap on one wait asked for by a 429's Retry-After."""
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
+
+
+@dataclass(frozen=True)
+class ConfigKeys:
+    """The names of a connection's settings, so that an error names the one to fix."""
+
+    url: str = "oncall:url"
+    token: str = "oncall:token"
+    grafana_url: str = "oncall:grafanaUrl"
+    # The default connection also reads the environment; named ones do not.
+    env: bool = True
+
+    ENV: ClassVar[dict[str, str]] = {
+        "url": "GRAFANA_ONCALL_URL",
+        "token": "GRAFANA_ONCALL_ACCESS_TOKEN",
+        "grafana_url": "GRAFANA_URL",
+    }
+
+    def name(self, field: str) -> str:
+        key: str = getattr(self, field)
+        return f"{key} (or {self.ENV[field]})" if self.env else key
+
+    def how_to_set(self, field: str, example: str) -> str:
+        flags = ("--secret " if field == "token" else "") + ("" if self.env else "--path ")
+        command = f"`pulumi config set {flags}{getattr(self, field)} {example}`"
+        return f"{command} or {self.ENV[field]}" if self.env else command
 
 
 @dataclass
@@ -125,22 +153,26 @@ class OnCallClient:
         token: str,
         *,
         retry: RetrySettings | None = None,
+        grafana_url: str | None = None,
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
+        keys: ConfigKeys | None = None,
     ) -> None:
         if not token:
             raise ConfigurationError("the OnCall token is empty")
         self.base_url = api_root(url)
+        self.grafana_url = grafana_url
         self.retry = retry or RetrySettings()
         self.throttle = Throttle()
+        self.keys = keys or ConfigKeys()
         self._token = token
+        headers = {"Authorization": token, "User-Agent": USER_AGENT, "Accept": "application/json"}
+        if grafana_url:
+            # Names the Grafana stack of a service-account token; API keys ignore it.
+            headers[GRAFANA_URL_HEADER] = grafana_url
         self._http = httpx.Client(
             base_url=self.base_url,
-            headers={
-                "Authorization": token,
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
+            headers=headers,
             timeout=self.retry.timeout,
             verify=verify,
             transport=transport,
@@ -206,9 +238,24 @@ class OnCallClient:
     def delete_integration(self, integration_id: str) -> None:
         self._request("DELETE", f"integrations/{integration_id}/")
 
-    def list_integrations(self, *, name: str | None = None, perpage: int = 100) -> list[JSONObject]:
+    def list_integrations(
+        self, *, name: str | None = None, perpage: int = PAGE_SIZE
+    ) -> list[JSONObject]:
         params = {"name": name} if name is not None else {}
         return list(self._paginate("integrations/", params, perpage))
+
+    def integrations_page(self, page: int, perpage: int = PAGE_SIZE) -> JSONObject:
+        """One page of the list, with `count`, `total_pages` and `current_page_number`."""
+        data: JSONObject = self._request(
+            "GET", "integrations/", params={"page": page, "perpage": perpage}
+        )
+        return data
+
+    def list_teams(self) -> list[JSONObject]:
+        return list(self._paginate("teams/", {}, PAGE_SIZE))
+
+    def list_escalation_chains(self) -> list[JSONObject]:
+        return list(self._paginate("escalation_chains/", {}, PAGE_SIZE))
 
     def find_integration(self, name: str, team_id: str | None) -> JSONObject | None:
         """The integration with this exact name in this team, if any.
@@ -249,11 +296,13 @@ class OnCallClient:
             return 0.0 if isinstance(exc, ThrottledError) else backoff(state)
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            if (state.seconds_since_start or 0.0) >= settings.max_elapsed:
+            elapsed = state.seconds_since_start or 0.0
+            if elapsed >= settings.max_elapsed:
                 return True
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, ThrottledError):
-                return False
+                # Give up now rather than wait past the operation's budget.
+                return elapsed + exc.retry_after > settings.max_elapsed
             return state.attempt_number >= settings.max_attempts
 
         return tenacity.Retrying(
@@ -283,8 +332,11 @@ class OnCallClient:
         if response.status_code == 429:
             retry_after = min(_retry_after(response), self.retry.max_retry_after)
             self.throttle.pause(retry_after)
+            data = self._json(response)
+            text = "" if data is _NOT_JSON else "; ".join(render_errors(data))
             raise ThrottledError(
-                f"{where}: 429 throttled, retry after {retry_after:g}s",
+                f"{where}: 429 {text or 'throttled'} (retry after {retry_after:g}s)"
+                + self._throttle_hint(text),
                 retry_after=retry_after,
                 method=method,
                 path=path,
@@ -329,11 +381,7 @@ class OnCallClient:
         if status == 404:
             return NotFoundError(f"{where}: 404 {text}", errors=errors, **kwargs)
         if status in (401, 403):
-            hint = (
-                "check oncall:token (the raw API token, without 'Bearer')"
-                if "token" in text.lower()
-                else "the token's user needs the Admin role for writes"
-            )
+            hint = self._auth_hint(text, method, path)
             return AuthError(f"{where}: {status} {text}; {hint}", errors=errors, **kwargs)
         if status == 400:
             return ValidationError(f"{where}: 400 {text}", errors=errors, **kwargs)
@@ -357,6 +405,53 @@ class OnCallClient:
             tls=tls,
             method=method,
             path=path,
+        )
+
+    @property
+    def _service_account(self) -> bool:
+        return self._token.startswith("glsa_")
+
+    def _auth_hint(self, text: str, method: str, path: str) -> str:
+        keys = self.keys
+        lowered = text.lower()
+        if "organization not found" in lowered:
+            if not self.grafana_url:
+                return (
+                    "a Grafana service-account token needs the URL of its stack: "
+                    + keys.how_to_set("grafana_url", "https://mystack.grafana.net")
+                )
+            return (
+                f"OnCall knows no organisation at the Grafana URL {self.grafana_url}: "
+                f"check {keys.name('grafana_url')}"
+            )
+        if "token" in lowered:
+            if self._service_account:
+                return (
+                    f"Grafana rejected the service-account token: check {keys.name('token')} "
+                    f"(the raw glsa_ token, without 'Bearer') and that it belongs to the "
+                    f"stack at {self.grafana_url}"
+                )
+            return f"check {keys.name('token')} (the raw API token, without 'Bearer')"
+        access = "read" if method in ("GET", "HEAD") else "write"
+        resource = path.split("/", 1)[0].replace("_", "-") or "integrations"
+        if resource in ("integrations", "escalation-chains"):
+            needs = (
+                f"the permission grafana-oncall-app.{resource}:{access} "
+                f"(grafana-irm-app.{resource}:{access} on Grafana Cloud IRM)"
+            )
+        else:
+            needs = f"the permission to {access} {resource}"
+        if self._service_account:
+            return f"the service account lacks {needs}"
+        return f"the token lacks {needs}; for an OnCall API key, its user needs the Admin role"
+
+    def _throttle_hint(self, text: str) -> str:
+        if "being synced" not in text.lower():
+            return ""
+        return (
+            f". If this persists, the Grafana URL {self.grafana_url} is probably wrong: "
+            f"OnCall answers so for a stack it does not know; check "
+            f"{self.keys.name('grafana_url')}"
         )
 
     def _scrub(self, text: str) -> str:

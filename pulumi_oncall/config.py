@@ -1,18 +1,32 @@
-"""Where the provider finds its endpoint, credentials and retry settings."""
+"""Where the provider, lookups and the export command find OnCall: endpoints,
+credentials and retry settings, for the default connection and named ones.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
-from .client import RetrySettings
+from .client import ConfigKeys, OnCallClient, RetrySettings
 from .exceptions import ConfigurationError
 
-URL_KEY = "oncall:url"
-TOKEN_KEY = "oncall:token"
-URL_ENV = "GRAFANA_ONCALL_URL"
-TOKEN_ENV = "GRAFANA_ONCALL_ACCESS_TOKEN"
+_DEFAULT_KEYS = ConfigKeys()
+URL_KEY = _DEFAULT_KEYS.url
+TOKEN_KEY = _DEFAULT_KEYS.token
+GRAFANA_URL_KEY = _DEFAULT_KEYS.grafana_url
+URL_ENV = ConfigKeys.ENV["url"]
+TOKEN_ENV = ConfigKeys.ENV["token"]
+GRAFANA_URL_ENV = ConfigKeys.ENV["grafana_url"]
+CONNECTIONS_KEY = "oncall:connections"
+
+# Grafana service-account tokens start with this; they need the stack's URL.
+SERVICE_ACCOUNT_PREFIX = "glsa_"
+# The keys of one entry of oncall:connections.
+CONNECTION_FIELDS = ("url", "token", "grafanaUrl")
 
 # Stack config keys for the retry policy, and the RetrySettings field each one sets.
 RETRY_KEYS: dict[str, str] = {
@@ -22,32 +36,135 @@ RETRY_KEYS: dict[str, str] = {
     "oncall:retryMaxWait": "max_retry_after",
 }
 
+Getter = Callable[[str], Any]
+
 
 @dataclass(frozen=True)
 class Settings:
     url: str
     token: str
+    grafana_url: str | None
     retry: RetrySettings
+    # The config keys these came from, so that errors name the one to fix.
+    keys: ConfigKeys = _DEFAULT_KEYS
 
     def __repr__(self) -> str:
-        return f"Settings(url={self.url!r}, token='***', retry={self.retry!r})"
+        return (
+            f"Settings(url={self.url!r}, token='***', grafana_url={self.grafana_url!r}, "
+            f"retry={self.retry!r})"
+        )
+
+    @property
+    def endpoint(self) -> tuple[str, str | None]:
+        """What identifies the OnCall organisation these settings reach."""
+        return self.url.rstrip("/"), (self.grafana_url or "").rstrip("/") or None
 
 
-def load(get: Callable[[str], Any], env: Mapping[str, str]) -> Settings:
-    """Read stack config through `get`, falling back to the environment."""
-    url = get(URL_KEY) or env.get(URL_ENV)
-    token = get(TOKEN_KEY) or env.get(TOKEN_ENV)
+def load(get: Getter, env: Mapping[str, str], connection: str | None = None) -> Settings:
+    """Settings of `connection` (None: the default one) from stack config via `get`.
+
+    The default connection falls back to the environment; named ones come from
+    `oncall:connections` alone.
+    """
+    if connection is None:
+        keys = _DEFAULT_KEYS
+        url = get(URL_KEY) or env.get(URL_ENV)
+        token = get(TOKEN_KEY) or env.get(TOKEN_ENV)
+        grafana_url = get(GRAFANA_URL_KEY) or env.get(GRAFANA_URL_ENV)
+    else:
+        entry = _connection_entry(get, connection)
+        keys = ConfigKeys(
+            url=f"{CONNECTIONS_KEY}.{connection}.url",
+            token=f"{CONNECTIONS_KEY}.{connection}.token",
+            grafana_url=f"{CONNECTIONS_KEY}.{connection}.grafanaUrl",
+            env=False,
+        )
+        url, token, grafana_url = (entry.get(k) for k in CONNECTION_FIELDS)
+
     missing = []
     if not url:
-        example = "https://oncall.example.com"
-        missing.append(f"the OnCall API URL: `pulumi config set {URL_KEY} {example}` or {URL_ENV}")
-    if not token:
         missing.append(
-            f"the OnCall API token: `pulumi config set --secret {TOKEN_KEY} ...` or {TOKEN_ENV}"
+            f"the OnCall API URL: {keys.how_to_set('url', 'https://oncall.example.com')}"
         )
+    if not token:
+        missing.append(f"the OnCall API token: {keys.how_to_set('token', '...')}")
     if missing:
-        raise ConfigurationError("not configured; set " + " and ".join(missing))
+        where = f"connection {connection!r}" if connection else "OnCall"
+        raise ConfigurationError(f"{where} is not configured; set " + " and ".join(missing))
+    for value, field in ((url, "url"), (token, "token"), (grafana_url, "grafana_url")):
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{keys.name(field)} must be a string")
 
+    token = _normalise_token(str(token))
+    if grafana_url:
+        parts = urlsplit(str(grafana_url).strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"{keys.name('grafana_url')} must be the Grafana stack's URL, such as "
+                f"https://mystack.grafana.net, got {grafana_url!r}"
+            )
+        grafana_url = str(grafana_url).strip().rstrip("/")
+    elif token.startswith(SERVICE_ACCOUNT_PREFIX):
+        raise ConfigurationError(
+            "a Grafana service-account token (glsa_...) needs the URL of its Grafana "
+            f"stack: {keys.how_to_set('grafana_url', 'https://mystack.grafana.net')}"
+        )
+    return Settings(str(url).strip(), token, grafana_url or None, _retry(get), keys)
+
+
+def _normalise_token(token: str) -> str:
+    token = token.strip()
+    # OnCall wants the raw token; a pasted "Bearer ..." would only earn a 403.
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    return token
+
+
+def connection_names(get: Getter) -> list[str]:
+    return sorted(_connections(get))
+
+
+def _connections(get: Getter) -> dict[str, Any]:
+    raw = get(CONNECTIONS_KEY)
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{CONNECTIONS_KEY} must be an object of named connections; set its entries "
+                f"with `pulumi config set --path {CONNECTIONS_KEY}.NAME.url ...`"
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(f"{CONNECTIONS_KEY} must be an object of named connections")
+    return dict(raw)
+
+
+def _connection_entry(get: Getter, name: str) -> Mapping[str, Any]:
+    connections = _connections(get)
+    entry = connections.get(name)
+    if entry is None:
+        known = ", ".join(repr(n) for n in sorted(connections)) or "none"
+        raise ConfigurationError(
+            f"connection {name!r} is not configured (configured: {known}); set it with "
+            f"`pulumi config set --path {CONNECTIONS_KEY}.{name}.url https://...` and "
+            f"`pulumi config set --secret --path {CONNECTIONS_KEY}.{name}.token ...`"
+        )
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(
+            f"{CONNECTIONS_KEY}.{name} must be an object with {', '.join(CONNECTION_FIELDS)}"
+        )
+    unknown = sorted(set(entry) - set(CONNECTION_FIELDS))
+    if unknown:
+        raise ConfigurationError(
+            f"{CONNECTIONS_KEY}.{name} has unknown key(s) {', '.join(unknown)}; "
+            f"expected {', '.join(CONNECTION_FIELDS)}"
+        )
+    return entry
+
+
+def _retry(get: Getter) -> RetrySettings:
     defaults = RetrySettings()
     kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(RetrySettings)}
     overrides: dict[str, Any] = {}
@@ -62,4 +179,26 @@ def load(get: Callable[[str], Any], env: Mapping[str, str]) -> Settings:
         if value <= 0:
             raise ConfigurationError(f"{key} must be positive, got {raw!r}")
         overrides[attr] = value
-    return Settings(str(url), str(token), RetrySettings(**{**defaults.__dict__, **overrides}))
+    return RetrySettings(**{**defaults.__dict__, **overrides})
+
+
+_clients: dict[Settings, OnCallClient] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(settings: Settings) -> OnCallClient:
+    """One pooled client per process and connection, shared by concurrent operations.
+
+    Each connection has its own client, so a 429 from one OnCall never pauses another.
+    """
+    with _clients_lock:
+        client = _clients.get(settings)
+        if client is None or client.closed:
+            client = _clients[settings] = OnCallClient(
+                settings.url,
+                settings.token,
+                grafana_url=settings.grafana_url,
+                retry=settings.retry,
+                keys=settings.keys,
+            )
+        return client

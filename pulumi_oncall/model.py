@@ -2,11 +2,13 @@
 
 A spec is handled as a flat map from a path (`("templates", "slack", "title")`) to a
 value, holding only what the user declared. Comparing, clearing and reporting then
-work the same way for every field.
+work the same way for every field. Labels are one leaf each kind (a mapping), since
+the API only ever takes the whole set.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +29,22 @@ ROUTE_ENABLED_DEFAULTS = {"slack": True}
 TOP_LEVEL_STRINGS = ("type", "name", "team_id", "description_short")
 NESTED = ("default_route", "templates")
 
+# Relational ids where the server reads "" as null: "" declares "none".
+EMPTY_ID_PATHS: frozenset[Path] = frozenset(
+    {("team_id",), ("default_route", "escalation_chain_id")}
+)
+
 
 def dotted(path: Path) -> str:
     return ".".join(path)
 
 
 def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
+    if isinstance(value, str):
+        return value == UNKNOWN
+    if isinstance(value, Mapping):
+        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
+    return False
 
 
 # -- validation ---------------------------------------------------------------
@@ -57,25 +68,37 @@ def _unknown_key(path: Path, key: str, known: Iterable[str]) -> tuple[str, str]:
     )
 
 
+def _validate_type(type_: Any, adopting: bool) -> list[tuple[str, str]]:
+    if type_ is None or (isinstance(type_, str) and not type_.strip()):
+        return [("type", 'type is required, e.g. type="alertmanager"')]
+    if not isinstance(type_, str):
+        return [("type", f"type must be a string, got {type_!r}")]
+    if is_unknown(type_) or type_ in schema.KNOWN_TYPES:
+        return []
+    if type_ in schema.REFUSED_TYPES:
+        unmanageable = schema.UNMANAGEABLE_TYPES.get(type_)
+        if adopting and not unmanageable:
+            return []  # an existing one can be adopted, though not created
+        reason = f"type {type_!r} cannot be created through the API: {schema.REFUSED_TYPES[type_]}"
+        if unmanageable:
+            reason += f"; nor adopted with import_id: {unmanageable}"
+        return [("type", reason)]
+    close = difflib.get_close_matches(type_, schema.KNOWN_TYPES, n=1, cutoff=0.6)
+    hint = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else "known types: " + ", ".join(sorted(schema.KNOWN_TYPES))
+    )
+    return [("type", f"unknown type {type_!r}; {hint}")]
+
+
 def validate(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Problems with `inputs` as (property, reason) pairs, empty when valid.
 
     Values still unknown at preview pass: they are checked again before apply.
     """
-    failures: list[tuple[str, str]] = []
-
-    type_ = inputs.get("type")
-    if type_ is None or (isinstance(type_, str) and not type_.strip()):
-        failures.append(("type", 'type is required, e.g. type="alertmanager"'))
-    elif not isinstance(type_, str):
-        failures.append(("type", f"type must be a string, got {type_!r}"))
-    elif not is_unknown(type_) and type_ in schema.REFUSED_TYPES:
-        failures.append(
-            (
-                "type",
-                f"type {type_!r} cannot be created through the API: {schema.REFUSED_TYPES[type_]}",
-            )
-        )
+    import_id = inputs.get("import_id")
+    failures = _validate_type(inputs.get("type"), adopting=import_id is not None)
 
     for key, limit in (
         ("name", schema.NAME_MAX_LENGTH),
@@ -93,10 +116,22 @@ def validate(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
 
     team_id = inputs.get("team_id")
     if team_id is not None and not is_unknown(team_id) and not isinstance(team_id, str):
-        failures.append(("team_id", f"team_id must be a string id such as 'T...', got {team_id!r}"))
+        failures.append(
+            ("team_id", f"team_id must be a string id such as 'T...' (or \"\"), got {team_id!r}")
+        )
+
+    for key in ("connection", "import_id"):
+        value = inputs.get(key)
+        if value is None or is_unknown(value):
+            continue
+        if not isinstance(value, str) or not value.strip() or value != value.strip():
+            example = "'C...' (the integration's id)" if key == "import_id" else "'staging'"
+            failures.append((key, f"{key} must be a name such as {example}, got {value!r}"))
 
     for section in NESTED:
         failures.extend(_validate_section(section, inputs.get(section)))
+    for key in schema.MAPPING_FIELDS:
+        failures.extend(_validate_labels(key, inputs.get(key)))
     return failures
 
 
@@ -138,11 +173,31 @@ def _validate_leaf(path: Path, value: Any) -> list[tuple[str, str]]:
         return [] if isinstance(value, bool) else [(where, f"must be true or false, got {value!r}")]
     if not isinstance(value, str):
         return [(where, f"must be a string, got {value!r}")]
-    if path[0] == "templates":
+    if path[0] in ("templates", "dynamic_labels"):
         error = compile_error(value)
         if error:
             return [(where, f"template does not compile ({error}); the server would refuse it")]
     return []
+
+
+def _validate_labels(key: str, value: Any) -> list[tuple[str, str]]:
+    if value is None or (isinstance(value, str) and is_unknown(value)):
+        return []
+    if not isinstance(value, Mapping):
+        kind = "a list" if isinstance(value, (list, tuple)) else type(value).__name__
+        example = '{"env": "prod"}'
+        return [(key, f"{key} must be a mapping of label key to value, e.g. {example}; got {kind}")]
+    failures: list[tuple[str, str]] = []
+    for name, item in value.items():
+        if is_unknown(name) or is_unknown(item):
+            continue
+        if not isinstance(name, str) or not name.strip():
+            failures.append((key, f"label keys must be non-empty strings, got {name!r}"))
+        elif item is None or (isinstance(item, str) and not item.strip()):
+            failures.append((f"{key}.{name}", "a label needs a non-empty value"))
+        else:
+            failures.extend(_validate_leaf((key, name), item))
+    return failures
 
 
 def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +213,7 @@ def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def declared(spec: Mapping[str, Any]) -> Flat:
-    """The leaves the user declared (None means not declared)."""
+    """The API fields the user declared (None means not declared)."""
     flat: Flat = {}
     for key in schema.API_FIELDS:
         value = spec.get(key)
@@ -174,6 +229,8 @@ def declared(spec: Mapping[str, Any]) -> Flat:
                             flat[(key, sub, leaf)] = leaf_value
                 else:
                     flat[(key, sub)] = item
+        elif key in schema.MAPPING_FIELDS and isinstance(value, Mapping):
+            flat[(key,)] = dict(value)
         else:
             flat[(key,)] = value
     return flat
@@ -189,12 +246,33 @@ def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
     return out
 
 
+def labels_to_wire(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"key": {"name": k}, "value": {"name": v}} for k, v in sorted(labels.items())]
+
+
+def labels_from_wire(items: Any) -> dict[str, str]:
+    """The label set of a response, as a mapping; malformed entries are skipped."""
+    out: dict[str, str] = {}
+    for item in items if isinstance(items, list) else []:
+        key = item.get("key") if isinstance(item, Mapping) else None
+        value = item.get("value") if isinstance(item, Mapping) else None
+        if isinstance(key, Mapping) and isinstance(value, Mapping):
+            out[str(key.get("name"))] = str(value.get("name"))
+    return out
+
+
 def lookup(remote: Mapping[str, Any], path: Path) -> Any:
+    """What the server holds at `path`, in the form the spec declares it."""
+    if path[0] in schema.MAPPING_FIELDS:
+        return labels_from_wire(remote.get(path[0]))
     node: Any = remote
     for part in path:
         if not isinstance(node, Mapping):
-            return None
+            node = None
+            break
         node = node.get(part)
+    if node is None and path in EMPTY_ID_PATHS:
+        return ""
     return node
 
 
@@ -206,8 +284,19 @@ def stored(remote: Mapping[str, Any], paths: Iterable[Path]) -> Flat:
 # -- payloads -----------------------------------------------------------------
 
 
+def _wire(flat: Flat) -> dict[str, Any]:
+    out: Flat = {}
+    for path, value in flat.items():
+        if path[0] in schema.MAPPING_FIELDS:
+            value = labels_to_wire(value or {})
+        elif path in EMPTY_ID_PATHS and value == "":
+            value = None
+        out[path] = value
+    return nest(out)
+
+
 def create_payload(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return nest(declared(inputs))
+    return _wire(declared(inputs))
 
 
 def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,27 +307,68 @@ def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str
     old, new = declared(olds), declared(news)
     changes: Flat = {p: v for p, v in new.items() if old.get(p) != v}
     for path in old.keys() - new.keys():
-        if path[-1] != "enabled":
+        if path[0] in schema.MAPPING_FIELDS:
+            changes[path] = {}  # the whole set goes: an empty list clears it
+        elif path[-1] != "enabled":
             changes[path] = None
         elif path[1] in ROUTE_ENABLED_DEFAULTS:
             # The server may refuse a null flag; send its documented default instead.
             changes[path] = ROUTE_ENABLED_DEFAULTS[path[1]]
     changes.pop(("type",), None)
-    return nest(changes)
+    return _wire(changes)
+
+
+def adopt_payload(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A PUT body that makes an existing integration what `inputs` declare, or {}."""
+    changes = {p: v for p, v in declared(inputs).items() if lookup(remote, p) != v}
+    changes.pop(("type",), None)
+    return _wire(changes)
+
+
+def restore_payload(remote: Mapping[str, Any], changed: Mapping[str, Any]) -> dict[str, Any]:
+    """A PUT body that puts back, from `remote` as it was, what `changed` touched."""
+    paths = declared(changed).keys()
+    return _wire({p: lookup(remote, p) for p in paths})
+
+
+def unsupported(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+    """Declared fields that this server cannot store, judging by one of its bodies.
+
+    Servers leave out of their bodies what they do not support (labels and msteams
+    on the open-source engine), and drop such fields from requests silently.
+    """
+    paths = declared(inputs).keys()
+    out = []
+    for path in sorted(paths):
+        if path[0] in schema.MAPPING_FIELDS:
+            missing = path[0] not in remote
+        elif path[0] in NESTED and len(path) == 3:
+            section = remote.get(path[0])
+            missing = not isinstance(section, Mapping) or path[1] not in section
+        else:
+            missing = False
+        if missing:
+            out.append(_with_hint(path))
+    return out
+
+
+def _with_hint(path: Path) -> str:
+    if path[0] in schema.MAPPING_FIELDS:
+        return f"{dotted(path)} (labels exist only on Grafana Cloud)"
+    if path[0] == "templates" and path[1] in schema.CLOUD_ONLY_TEMPLATE_GROUPS:
+        return f"{dotted(path)} (templates of this group exist only on Grafana Cloud)"
+    if path[0] == "default_route" and path[1] in schema.CLOUD_ONLY_ROUTE_BACKENDS:
+        return f"{dotted(path)} (this route backend exists only on Grafana Cloud)"
+    return dotted(path)
 
 
 def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
     """Declared fields the server did not keep (it drops what it does not support)."""
-    missing = []
-    for path, value in declared(inputs).items():
-        if lookup(remote, path) != value:
-            hint = ""
-            if path[0] == "templates" and path[1] in schema.CLOUD_ONLY_TEMPLATE_GROUPS:
-                hint = " (templates of this group exist only on Grafana Cloud)"
-            if path[0] == "default_route" and path[1] in schema.CLOUD_ONLY_ROUTE_BACKENDS:
-                hint = " (this route backend exists only on Grafana Cloud)"
-            missing.append(f"{dotted(path)}{hint}")
-    return missing
+    return [
+        _with_hint(path)
+        for path, value in declared(inputs).items()
+        if lookup(remote, path) != value
+    ]
 
 
 # -- outputs and diff ---------------------------------------------------------
@@ -246,8 +376,11 @@ def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
 
 def outputs(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Resource outputs: declared fields as the server stored them, plus read-only ones."""
-    spec = {key: None for key in schema.API_FIELDS}
+    spec: dict[str, Any] = {key: None for key in schema.PROVIDER_FIELDS}
     spec.update(nest(stored(remote, declared(inputs))))
+    for key in schema.PROVIDER_FIELDS:
+        if key not in schema.API_FIELDS:
+            spec[key] = inputs.get(key)
     heartbeat = remote.get("heartbeat")
     default_route = remote.get("default_route")
     return {
@@ -285,6 +418,10 @@ def adoptable_spec(remote: Mapping[str, Any]) -> dict[str, Any]:
             for field in fields:
                 if block.get(field) is not None:
                     flat[("templates", group, field)] = block[field]
+    for key in schema.MAPPING_FIELDS:
+        labels = labels_from_wire(remote.get(key))
+        if labels:
+            flat[(key,)] = labels
     return nest(flat)
 
 
@@ -296,7 +433,7 @@ class Diff:
 
 
 def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
-    """Compare the declared fields of the state (`olds`) with the program's (`news`)."""
+    """Compare the declared API fields of the state (`olds`) with the program's (`news`)."""
     old, new = declared(olds), declared(news)
     changed = sorted(
         dotted(p)
@@ -310,8 +447,3 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
         not is_unknown(new.get(p)) and old.get(p) == new.get(p) for p in (("name",), ("team_id",))
     )
     return Diff(tuple(changed), replaces, bool(replaces) and same_slot)
-
-
-def matches(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> bool:
-    """Whether the server's integration is exactly what `inputs` would create."""
-    return remote.get("type") == inputs.get("type") and not unstored(inputs, remote)

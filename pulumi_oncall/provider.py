@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import threading
 import traceback
 import types
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi.dynamic import (
@@ -23,7 +25,8 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
 from . import config, model, schema
-from .client import OnCallClient
+from .catalog import Catalog, catalog, describe
+from .client import JSONObject, OnCallClient
 from .exceptions import (
     ConfigurationError,
     ConflictError,
@@ -34,28 +37,14 @@ from .exceptions import (
 
 PROVIDER_KEY = "__provider"
 
-_clients: dict[tuple[str, str, Any], OnCallClient] = {}
-_clients_lock = threading.Lock()
-
-
-def shared_client(settings: config.Settings) -> OnCallClient:
-    """One pooled client per process, shared by the engine's concurrent operations."""
-    key = (settings.url, settings.token, settings.retry)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None or client.closed:
-            client = _clients[key] = OnCallClient(
-                settings.url, settings.token, retry=settings.retry
-            )
-        return client
-
 
 class IntegrationProvider(ResourceProvider):
     """CRUD of one OnCall integration.
 
-    Pulumi serialises this object into the state. It carries nothing: the endpoint
-    and token are read in `configure`, in each provider process, so the token never
-    reaches the state and rotating it takes effect on the next run.
+    Pulumi serialises this object into the state. It carries nothing: endpoints and
+    tokens are read in `configure`, in each provider process, so no token reaches the
+    state and rotating one takes effect on the next run. The state records only the
+    name of the integration's connection.
     """
 
     serialize_as_secret_always = False
@@ -64,8 +53,11 @@ class IntegrationProvider(ResourceProvider):
     bulk_reads = True
 
     def __init__(self) -> None:
-        self._settings: config.Settings | None = None
-        self._config_error: str | None = None
+        self._get: config.Getter = lambda key: None
+        self._env: dict[str, str] = {}
+        self._configured = False
+        self._settings: dict[str | None, config.Settings | ConfigurationError] = {}
+        self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -79,107 +71,261 @@ class IntegrationProvider(ResourceProvider):
         _quiet_tracebacks()
         self.configure_from(req.config.get, os.environ)
 
-    def configure_from(self, get: Any, env: Any) -> None:
-        try:
-            self._settings = config.load(get, env)
-            self._config_error = None
-        except OnCallError as exc:
-            self._settings, self._config_error = None, str(exc)
+    def configure_from(self, get: config.Getter, env: Mapping[str, str]) -> None:
+        with self._lock:
+            self._get, self._env = get, dict(env)
+            self._configured = True
+            self._settings.clear()
 
-    @property
-    def client(self) -> OnCallClient:
-        if self._settings is None:
-            raise ConfigurationError(self._config_error or "the provider was not configured")
-        return shared_client(self._settings)
+    def settings(self, connection: str | None) -> config.Settings:
+        """The settings of a connection (None: the default one), or ConfigurationError."""
+        with self._lock:
+            if not self._configured:
+                raise ConfigurationError("the provider was not configured")
+            found = self._settings.get(connection)
+            if found is None:
+                try:
+                    found = config.load(self._get, self._env, connection)
+                except ConfigurationError as exc:
+                    found = exc
+                self._settings[connection] = found
+        if isinstance(found, ConfigurationError):
+            raise found
+        return found
+
+    def client(self, connection: str | None = None) -> OnCallClient:
+        return config.shared_client(self.settings(connection))
+
+    def _catalog(self, connection: str | None) -> Catalog:
+        return catalog(self.client(connection))
 
     # -- engine operations --------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = model.normalise(_plain(news))
-        failures = [CheckFailure(prop, reason) for prop, reason in model.validate(inputs)]
-        if self._settings is None and self._config_error:
-            failures.append(CheckFailure("", self._config_error))
+        problems = model.validate(inputs)
+        connection = inputs.get("connection")
+        if not model.is_unknown(connection):
+            try:
+                self.settings(connection)
+            except ConfigurationError as exc:
+                problems.append(("connection" if connection else "", str(exc)))
+        if not problems:
+            # Only a valid spec is worth the (cached) calls that check references.
+            problems = self._check_references(inputs)
+        failures = [CheckFailure(prop, reason) for prop, reason in problems]
         return CheckResult(inputs, failures)
 
+    def _check_references(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
+        team_id = inputs.get("team_id")
+        chain_id = model.lookup(inputs, ("default_route", "escalation_chain_id"))
+        wanted = [
+            (path, value, kind)
+            for path, value, kind in (
+                ("team_id", team_id, "team"),
+                ("default_route.escalation_chain_id", chain_id, "escalation chain"),
+            )
+            if isinstance(value, str) and value and not model.is_unknown(value)
+        ]
+        if not wanted:
+            return []
+        try:
+            known = self._catalog(inputs.get("connection"))
+            problems = []
+            for path, value, kind in wanted:
+                listed = known.teams if kind == "team" else known.escalation_chains
+                items = listed.get()
+                if not any(item.get("id") == value for item in items):
+                    problems.append((path, _missing_reference(kind, value, items)))
+            return problems
+        except OnCallError as exc:
+            return [("", f"could not check team and escalation chain ids: {exc}")]
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        result = model.diff(_plain(olds), _plain(news))
+        olds, news = _plain(olds), _plain(news)
+        result = model.diff(olds, news)
+        changes, replaces = list(result.changed), list(result.replaces)
+        delete_first = result.delete_before_replace
+        old_conn, new_conn = olds.get("connection"), news.get("connection")
+        if old_conn != new_conn:
+            changes.append("connection")
+            if not self._same_endpoint(old_conn, new_conn):
+                # Another OnCall: create there first, then delete here.
+                replaces.append("connection")
+                delete_first = False
         return DiffResult(
-            changes=bool(result.changed),
-            replaces=list(result.replaces),
-            delete_before_replace=result.delete_before_replace,
+            changes=bool(changes),
+            replaces=replaces,
+            delete_before_replace=delete_first and bool(replaces),
         )
+
+    def _same_endpoint(self, a: Any, b: Any) -> bool:
+        """Whether two connection names reach the same OnCall organisation."""
+        if model.is_unknown(a) or model.is_unknown(b):
+            return False
+        try:
+            return self.settings(a).endpoint == self.settings(b).endpoint
+        except ConfigurationError:
+            return False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = _plain(props)
         name = props.get("name")
+        connection = props.get("connection")
         try:
-            try:
-                remote = self.client.create_integration(model.create_payload(props))
-            except ValidationError as exc:
-                if not any("already exists" in e for e in exc.errors):
-                    raise
-                remote = self._adopt(props)
+            client = self.client(connection)
+            if props.get("import_id"):
+                remote = self._adopt(client, props)
+            else:
+                remote = self._create(client, props)
         except OnCallError as exc:
             raise _named(exc, name) from None
+        self._catalog(connection).integrations.written(remote["id"])
+        return CreateResult(remote["id"], model.outputs(remote, props))
+
+    def _create(self, client: OnCallClient, props: dict[str, Any]) -> JSONObject:
+        try:
+            remote = client.create_integration(model.create_payload(props))
+        except ValidationError as exc:
+            if not any("already exists" in e for e in exc.errors):
+                raise
+            existing = client.find_integration(props["name"], props.get("team_id") or None)
+            raise ConflictError(_conflict_message(props, existing)) from None
         missing = model.unstored(props, remote)
         if missing:
             # Leave nothing behind that the state does not know about.
-            self.client.delete_integration(remote["id"])
-            raise _named(
-                OnCallError(
-                    "the server did not store " + ", ".join(missing) + "; remove "
-                    "them from the program or use a server that supports them"
-                ),
-                name,
+            client.delete_integration(remote["id"])
+            raise OnCallError(
+                "the server did not store " + ", ".join(missing) + "; remove them from the "
+                "program or use a server that supports them (nothing was created)"
             )
-        return CreateResult(remote["id"], model.outputs(remote, props))
+        return remote
 
-    def _adopt(self, props: dict[str, Any]) -> dict[str, Any]:
-        # An earlier run may have created it and died before saving the id. Adopt it
-        # only when it is exactly what this resource declares.
-        existing = self.client.find_integration(props["name"], props.get("team_id"))
-        if existing is None or not model.matches(existing, props):
-            where = f"team {props.get('team_id')}" if props.get("team_id") else "no team"
-            found = f" (id {existing['id']})" if existing else ""
-            raise ConflictError(
-                f"an integration named {props['name']!r} already exists in {where}{found} "
-                "and differs from this resource. Rename this resource's integration, or "
-                "adopt it by declaring it exactly as it is on the server"
+    def _adopt(self, client: OnCallClient, props: dict[str, Any]) -> JSONObject:
+        """Take an existing integration into the state, changing only what differs."""
+        import_id = props["import_id"]
+        try:
+            remote = client.get_integration(import_id)
+        except NotFoundError:
+            raise OnCallError(
+                f"import_id {import_id!r}: no such integration on {client.base_url}; check the "
+                "id (`python -m pulumi_oncall export` lists every integration with its id)"
+            ) from None
+        if remote.get("type") != props.get("type"):
+            raise OnCallError(
+                f"import_id {import_id!r} is of type {remote.get('type')!r}, not "
+                f"{props.get('type')!r}, and the type of an integration cannot change: "
+                f"declare type={remote.get('type')!r}"
             )
-        return existing
+        unsupported = model.unsupported(remote, props)
+        if unsupported:
+            raise OnCallError(
+                "this server cannot store " + ", ".join(unsupported) + f"; import_id {import_id} "
+                "was left untouched"
+            )
+        payload = model.adopt_payload(remote, props)
+        if not payload:
+            return remote
+        updated = client.update_integration(import_id, payload)
+        return updated
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = _plain(props)
+        connection = props.get("connection")
         try:
-            remote = self.client.get_integration(id_)
+            if self.bulk_reads:
+                remote = self._catalog(connection).integrations.get(id_)
+            else:
+                remote = self.client(connection).get_integration(id_)
         except NotFoundError:
             return ReadResult(None, {})
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
         spec = props if model.declared(props) else model.adoptable_spec(remote)
+        spec = {**spec, "connection": connection, "import_id": props.get("import_id")}
         outs = model.outputs(remote, spec)
-        inputs = {k: outs[k] for k in schema.API_FIELDS if outs.get(k) is not None}
+        inputs = {k: outs[k] for k in schema.PROVIDER_FIELDS if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = _plain(olds), _plain(news)
         name = news.get("name")
+        # Same endpoint as the state's (or diff would have replaced it).
+        connection = news.get("connection")
         try:
-            remote = self.client.update_integration(id_, model.update_payload(olds, news))
+            client = self.client(connection)
+            payload = model.update_payload(olds, news)
+            if _touches_cloud_only(payload):
+                # A server that would silently drop part of the change gets none of it.
+                unsupported = model.unsupported(client.get_integration(id_), news)
+                if unsupported:
+                    raise OnCallError(
+                        "this server cannot store " + ", ".join(unsupported) + "; nothing "
+                        "was changed"
+                    )
+            remote = client.update_integration(id_, payload) if payload else None
+            if remote is None:
+                remote = client.get_integration(id_)
+            missing = model.unstored(news, remote)
+            if missing:
+                raise OnCallError("the server did not store " + ", ".join(missing))
         except OnCallError as exc:
             raise _named(exc, name) from None
-        missing = model.unstored(news, remote)
-        if missing:
-            raise _named(OnCallError("the server did not store " + ", ".join(missing)), name)
+        self._catalog(connection).integrations.written(remote["id"])
         return UpdateResult(model.outputs(remote, news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = _plain(props)
+        connection = props.get("connection")
         try:
-            self.client.delete_integration(id_)
+            self.client(connection).delete_integration(id_)
         except NotFoundError:
             pass  # already gone: the goal is reached
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
+        self._catalog(connection).integrations.forget(id_)
+
+
+def _touches_cloud_only(payload: Mapping[str, Any]) -> bool:
+    if any(key in payload for key in schema.MAPPING_FIELDS):
+        return True
+    templates = payload.get("templates") or {}
+    route = payload.get("default_route") or {}
+    return bool(
+        schema.CLOUD_ONLY_TEMPLATE_GROUPS & set(templates)
+        or schema.CLOUD_ONLY_ROUTE_BACKENDS & set(route)
+    )
+
+
+def _conflict_message(props: Mapping[str, Any], existing: JSONObject | None) -> str:
+    team = props.get("team_id")
+    where = f"team {team}" if team else "no team"
+    if existing is None:
+        found = ""
+        adopt = 'adopt it with import_id="C..." (its id)'
+    else:
+        found = f" (id {existing['id']}, type {existing.get('type')})"
+        adopt = f"adopt it with import_id={existing['id']!r}"
+    return (
+        f"an integration named {props.get('name')!r} already exists in {where}{found}. "
+        f"To manage that one, {adopt}; to create a new one, give this resource another name="
+    )
+
+
+def _missing_reference(kind: str, value: str, items: list[dict[str, Any]]) -> str:
+    # Ids are case-sensitive, but a wrong case is the likeliest typo.
+    by_upper = {str(i.get("id")).upper(): i for i in items}
+    close = difflib.get_close_matches(value.upper(), list(by_upper), n=1, cutoff=0.7)
+    getter = "get_team" if kind == "team" else "get_escalation_chain"
+    if close:
+        match = by_upper[close[0]]
+        hint = f"did you mean {match.get('id')!r} ({match.get('name')!r})?"
+    else:
+        hint = f"existing: {describe(items)}."
+    return (
+        f"no {kind} with id {value!r} on this OnCall; {hint} Look ids up by name with "
+        f'pulumi_oncall.{getter}(name="...").id'
+    )
 
 
 def _plain(value: Any) -> Any:

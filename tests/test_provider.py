@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -254,20 +255,123 @@ def test_rotated_token_takes_effect(emulator: Any) -> None:
     assert "rotated-token" not in str(info.value)
 
 
-def test_orphan_from_an_interrupted_run_is_adopted_only_when_identical(
+def api_log(emulator: Any) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in emulator.admin("GET", "requests")["requests"]]
+
+
+def test_an_existing_name_is_never_taken_over_silently(
     provider: IntegrationProvider, emulator: Any
 ) -> None:
     inputs = checked(
         provider, {"type": "webhook", "name": "orphan", "templates": {"web": {"title": "t"}}}
     )
     first = provider.create(inputs)
-    again = provider.create(inputs)  # the engine lost the first id
-    assert again.id == first.id
-    assert len([i for i in everything(emulator) if i["name"] == "orphan"]) == 1
+    # Identical declarations are refused too: two stacks must never share one.
     with pytest.raises(ConflictError, match="already exists") as info:
-        provider.create({**inputs, "templates": {"web": {"title": "different"}}})
-    assert "declaring it exactly as it is" in str(info.value)
-    assert "'orphan'" in str(info.value)
+        provider.create(inputs)
+    message = str(info.value)
+    assert f"import_id={first.id!r}" in message and "name=" in message
+    assert message.startswith("integration 'orphan'")
+    assert len([i for i in everything(emulator) if i["name"] == "orphan"]) == 1
+
+
+def test_import_id_adopts_changing_only_what_differs(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    existing = provider.client().create_integration(
+        {
+            "type": "webhook",
+            "name": "legacy",
+            "description_short": "made in the UI",
+            "templates": {"web": {"title": "kept"}, "sms": {"title": "also kept"}},
+        }
+    )
+    emulator.admin("DELETE", "requests")
+    same = {"type": "webhook", "name": "legacy", "import_id": existing["id"]}
+    adopted = provider.create(checked(provider, same))
+    assert adopted.id == existing["id"] and adopted.outs["link"] == existing["link"]
+    assert api_log(emulator) == [("GET", f"/api/v1/integrations/{existing['id']}/")]
+
+    emulator.admin("DELETE", "requests")
+    different = {**same, "templates": {"web": {"title": "mine"}}}
+    adopted = provider.create(checked(provider, different))
+    assert [m for m, _ in api_log(emulator)] == ["GET", "PUT"]
+    after = server(emulator, existing["id"])
+    assert after["templates"]["web"]["title"] == "mine"
+    assert after["templates"]["sms"]["title"] == "also kept"  # undeclared: untouched
+    assert after["description_short"] == "made in the UI"
+    assert after["link"] == existing["link"]
+    # Once adopted, the id is inert: changing or dropping it is no change at all.
+    assert (
+        provider.diff(adopted.id, adopted.outs, {**different, "import_id": None}).changes is False
+    )
+
+
+def test_import_id_refuses_a_missing_id_and_another_type(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    existing = provider.client().create_integration({"type": "webhook", "name": "hook"})
+    with pytest.raises(OnCallError, match="no such integration") as info:
+        provider.create(checked(provider, {"type": "webhook", "import_id": "CNOSUCHTHING1"}))
+    assert "CNOSUCHTHING1" in str(info.value)
+    with pytest.raises(OnCallError, match="of type 'webhook', not 'alertmanager'"):
+        provider.create(
+            checked(provider, {"type": "alertmanager", "name": "hook", "import_id": existing["id"]})
+        )
+    assert server(emulator, existing["id"])["type"] == "webhook"
+
+
+def test_a_type_that_cannot_be_created_can_still_be_adopted(provider: IntegrationProvider) -> None:
+    spec = {"type": "legacy_alertmanager", "name": "old"}
+    assert [f.property for f in provider.check({}, spec).failures] == ["type"]
+    assert provider.check({}, {**spec, "import_id": "CABCDEFGHIJKL"}).failures == []
+    direct = provider.check({}, {"type": "direct_paging", "import_id": "CABCDEFGHIJKL"})
+    assert "nor adopted" in direct.failures[0].reason
+
+
+def test_wrong_references_fail_the_check_with_a_suggestion_in_two_calls(emulator: Any) -> None:
+    # A connection of its own: the lists are taken once per process and connection.
+    connections = {"refs": {"url": emulator.url, "token": TOKEN}}
+    provider = configured(emulator.url, **{"oncall:connections": json.dumps(connections)})
+    emulator.admin("DELETE", "requests")
+    spec = {
+        "type": "webhook",
+        "name": "refs",
+        "connection": "refs",
+        "team_id": TEAM_PLATFORM[:-1] + "X",
+        "default_route": {"escalation_chain_id": CHAIN_URGENT.lower()},
+    }
+    failures = {f.property: f.reason for f in provider.check({}, spec).failures}
+    assert set(failures) == {"team_id", "default_route.escalation_chain_id"}
+    assert f"did you mean {TEAM_PLATFORM!r} ('platform')" in failures["team_id"]
+    assert "get_team(" in failures["team_id"]
+    chain = failures["default_route.escalation_chain_id"]
+    assert f"{CHAIN_URGENT!r} ('urgent')" in chain
+    for _ in range(3):  # listed once per process and connection
+        provider.check({}, {**spec, "team_id": TEAM_PLATFORM})
+    assert sorted(api_log(emulator)) == [
+        ("GET", "/api/v1/escalation_chains/"),
+        ("GET", "/api/v1/teams/"),
+    ]
+
+
+def test_empty_ids_mean_none_and_settle(provider: IntegrationProvider, emulator: Any) -> None:
+    emulator.admin("DELETE", "requests")
+    inputs = checked(
+        provider,
+        {
+            "type": "webhook",
+            "name": "noteam",
+            "team_id": "",
+            "default_route": {"escalation_chain_id": ""},
+        },
+    )
+    assert api_log(emulator) == []  # nothing to look up
+    created = provider.create(inputs)
+    remote = server(emulator, created.id)
+    assert remote["team_id"] is None and remote["default_route"]["escalation_chain_id"] is None
+    read = provider.read(created.id, created.outs)
+    assert provider.diff(created.id, read.outs, inputs).changes is False
 
 
 def test_cloud_only_fields_on_an_oss_server_fail_and_leave_nothing(

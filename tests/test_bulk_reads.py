@@ -1,0 +1,123 @@
+"""Reads served from the list of integrations: request counts and exactness.
+
+The engine reads up to four resources at once during a refresh; so do these tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from emulator_seed import TOKEN
+
+from pulumi_oncall.provider import IntegrationProvider
+
+_names = itertools.count()
+
+
+def fresh_provider(emulator: Any, bulk: bool = True) -> IntegrationProvider:
+    """A provider on a connection of its own, so nothing it lists is shared."""
+    name = f"c{next(_names)}"
+    provider = IntegrationProvider()
+    provider.bulk_reads = bulk
+    connections = json.dumps({name: {"url": emulator.url, "token": TOKEN}})
+    values = {"oncall:connections": connections}
+    provider.configure_from(values.get, {})
+    provider.connection_name = name  # type: ignore[attr-defined]
+    return provider
+
+
+def populate(emulator: Any, count: int) -> list[dict[str, Any]]:
+    emulator.admin("PUT", "faults", {"rate_limit": 0})
+    with emulator.client() as http, ThreadPoolExecutor(8) as pool:
+
+        def create(i: int) -> dict[str, Any]:
+            body = {"type": "webhook", "name": f"org-{i:05d}", "description_short": str(i)}
+            response = http.post("/api/v1/integrations/", json=body)
+            response.raise_for_status()
+            result: dict[str, Any] = response.json()
+            return result
+
+        created = list(pool.map(create, range(count)))
+    emulator.admin("DELETE", "requests")
+    return created
+
+
+def refresh(provider: IntegrationProvider, integrations: list[dict[str, Any]]) -> list[Any]:
+    """Read each as the engine would, with the state's props (name and description)."""
+    connection = provider.connection_name  # type: ignore[attr-defined]
+
+    def read(item: dict[str, Any]) -> Any:
+        props = {
+            "type": "webhook",
+            "name": item["name"],
+            "description_short": item.get("description_short"),
+            "connection": connection,
+        }
+        return provider.read(item["id"], props)
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(read, integrations))
+
+
+def api_calls(emulator: Any) -> list[dict[str, Any]]:
+    return [
+        r for r in emulator.admin("GET", "requests")["requests"] if r["path"].startswith("/api")
+    ]
+
+
+def test_refresh_of_500_in_an_org_of_500_takes_at_most_12_calls(emulator: Any) -> None:
+    org = populate(emulator, 500)
+    results = refresh(fresh_provider(emulator), org)
+    assert [r.id for r in results] == [i["id"] for i in org]
+    assert [r.outs["name"] for r in results] == [i["name"] for i in org]
+    calls = api_calls(emulator)
+    assert len(calls) <= 12, [(c["method"], c["path"], c["query"]) for c in calls]
+    assert all(c["status"] == 200 for c in calls)
+
+
+def test_refresh_of_5_in_an_org_of_2000_takes_at_most_10_calls(emulator: Any) -> None:
+    org = populate(emulator, 2000)
+    stack = org[::400]
+    results = refresh(fresh_provider(emulator), stack)
+    assert [r.id for r in results] == [i["id"] for i in stack]
+    assert len(api_calls(emulator)) <= 10
+
+
+def test_one_get_per_read_without_bulk_reads(emulator: Any) -> None:
+    org = populate(emulator, 30)
+    refresh(fresh_provider(emulator, bulk=False), org)
+    calls = api_calls(emulator)
+    assert len(calls) == 30 and {c["query"] for c in calls} == {""}
+
+
+def test_drift_and_out_of_band_changes_stay_exact(emulator: Any) -> None:
+    org = populate(emulator, 150)  # two pages
+    assert all(r.id for r in refresh(fresh_provider(emulator), org[:120]))
+    with emulator.client() as http:
+        http.delete(f"/api/v1/integrations/{org[130]['id']}/").raise_for_status()
+        http.put(
+            f"/api/v1/integrations/{org[140]['id']}/", json={"description_short": "edited"}
+        ).raise_for_status()
+        late = http.post("/api/v1/integrations/", json={"type": "webhook", "name": "late"})
+        late.raise_for_status()
+    # A new provider process, as the next `pulumi refresh` runs one.
+    gone, edited, new = refresh(fresh_provider(emulator), [org[130], org[140], late.json()])
+    assert gone.id is None
+    assert edited.outs["description_short"] == "edited"
+    assert edited.inputs["description_short"] == "edited"
+    assert new.id == late.json()["id"] and new.outs["name"] == "late"
+
+
+def test_an_id_the_list_lacks_is_confirmed_by_one_get(emulator: Any) -> None:
+    org = populate(emulator, 20)
+    provider = fresh_provider(emulator)
+    refresh(provider, org[:1])  # page 1 taken: the whole org is listed
+    emulator.admin("DELETE", "requests")
+    assert refresh(provider, org[1:])[-1].id == org[-1]["id"]
+    assert api_calls(emulator) == []
+    (result,) = refresh(provider, [{"id": "CNOTINTHELIST", "name": "x"}])
+    assert result.id is None
+    assert [(c["method"], c["status"]) for c in api_calls(emulator)] == [("GET", 404)]
