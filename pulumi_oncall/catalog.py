@@ -19,7 +19,7 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .client import PAGE_SIZE, JSONObject, OnCallClient
@@ -171,7 +171,7 @@ def catalog(client: OnCallClient) -> Catalog:
         return found
 
 
-def describe(items: list[dict[str, Any]], limit: int = 8) -> str:
+def describe(items: Sequence[Mapping[str, Any]], limit: int = 8) -> str:
     """`'name' (id)` for up to `limit` items, for error messages."""
     shown = [f"{i.get('name')!r} ({i.get('id')})" for i in items[:limit]]
     more = len(items) - limit

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from .client import ConfigKeys, OnCallClient, RetrySettings
+from .client import ConfigKeys, OnCallClient, RetrySettings, api_root
 from .exceptions import ConfigurationError
 
 _DEFAULT_KEYS = ConfigKeys()
@@ -57,7 +57,7 @@ class Settings:
     @property
     def endpoint(self) -> tuple[str, str | None]:
         """What identifies the OnCall organisation these settings reach."""
-        return self.url.rstrip("/"), (self.grafana_url or "").rstrip("/") or None
+        return api_root(self.url), self.grafana_url
 
 
 def load(get: Getter, env: Mapping[str, str], connection: str | None = None) -> Settings:

@@ -171,9 +171,45 @@ class Integration(Resource, module="oncall", name="Integration"):
             "import_id": import_id,
             "template_samples": template_samples,
         }
-        props: dict[str, Any] = {key: args[key] for key in schema.PROVIDER_FIELDS}
+        self._register(resource_name, {key: args[key] for key in schema.PROVIDER_FIELDS}, opts)
+        template_checks.schedule(
+            self,
+            type_=type,
+            templates=templates,
+            dynamic_labels=dynamic_labels,
+            samples=template_samples,
+        )
+
+    @staticmethod
+    def get(
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        connection: str | None = None,
+    ) -> Integration:
+        """Read an existing integration by id, with all its fields as outputs.
+
+        The integration is not managed: nothing is created, changed or deleted.
+
+        :param resource_name: The Pulumi name of the resulting resource.
+        :param id: The integration's id (`C...`).
+        :param opts: Resource options.
+        :param connection: A named connection of `oncall:connections`; None for the default.
+        """
+        integration = Integration.__new__(Integration)
+        props: dict[str, Any] = dict.fromkeys(schema.PROVIDER_FIELDS)
+        props["connection"] = connection
+        integration._register(
+            resource_name, props, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
+        )
+        return integration
+
+    def _register(
+        self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None
+    ) -> None:
         # Outputs only the server sets; None registers them as outputs.
-        props.update(dict.fromkeys(schema.OUTPUT_DOCS))
+        props = {**props, **dict.fromkeys(schema.OUTPUT_DOCS)}
         secrets = pulumi.ResourceOptions(
             additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
         )
@@ -182,11 +218,4 @@ class Integration(Resource, module="oncall", name="Integration"):
             resource_name,
             props,
             pulumi.ResourceOptions.merge(secrets, opts),
-        )
-        template_checks.schedule(
-            self,
-            type_=type,
-            templates=templates,
-            dynamic_labels=dynamic_labels,
-            samples=template_samples,
         )

@@ -46,8 +46,25 @@ def test_refused_types_name_the_servers_reason(refused: str) -> None:
     assert schema.REFUSED_TYPES[refused] in reason
 
 
-def test_type_outside_known_list_passes() -> None:
-    assert model.validate({"type": "datadog"}) == []
+@pytest.mark.parametrize("known", [*schema.OSS_TYPES, *schema.CLOUD_TYPES])
+def test_every_known_type_passes(known: str) -> None:
+    assert model.validate({"type": known}) == []
+
+
+def test_an_unknown_type_gets_a_suggestion() -> None:
+    reason = dict(model.validate({"type": "alertmanagr"}))["type"]
+    assert reason == "unknown type 'alertmanagr'; did you mean 'alertmanager'?"
+    far = dict(model.validate({"type": "carrier-pigeon"}))["type"]
+    assert "known types:" in far and "zendesk" in far
+
+
+def test_labels_are_mappings_of_non_empty_strings() -> None:
+    assert failures(labels={"env": "prod"}, dynamic_labels={"sev": "{{ payload.sev }}"}) == {}
+    assert "mapping" in failures(labels=[{"key": "env", "value": "prod"}])["labels"]
+    assert "non-empty value" in failures(labels={"env": ""})["labels.env"]
+    assert "non-empty strings" in failures(labels={"": "x"})["labels"]
+    bad = failures(dynamic_labels={"sev": "{{ payload.sev | nope }}"})
+    assert "No filter named 'nope'" in bad["dynamic_labels.sev"]
 
 
 def test_length_limits() -> None:
@@ -181,3 +198,69 @@ def test_unstored_names_cloud_only_groups() -> None:
 
 def test_normalise_trims_name_like_the_server() -> None:
     assert model.normalise({"name": "  am  "})["name"] == "am"
+
+
+def test_labels_go_whole_on_the_wire_and_compare_as_sets() -> None:
+    spec = {"type": "webhook", "labels": {"team": "db", "env": "prod"}}
+    assert model.create_payload(spec)["labels"] == [
+        {"key": {"name": "env"}, "value": {"name": "prod"}},
+        {"key": {"name": "team"}, "value": {"name": "db"}},
+    ]
+    remote = {
+        "type": "webhook",
+        "labels": [
+            {"key": {"id": "k2", "name": "team"}, "value": {"id": "v2", "name": "db"}},
+            {"key": {"id": "k1", "name": "env"}, "value": {"id": "v1", "name": "prod"}},
+        ],
+    }
+    assert model.unstored(spec, remote) == []
+    reordered = {"type": "webhook", "labels": {"env": "prod", "team": "db"}}
+    assert model.diff(spec, reordered).changed == ()
+    changed = {"type": "webhook", "labels": {"env": "staging", "team": "db"}}
+    assert model.diff(spec, changed).changed == ("labels",)
+    assert model.diff(spec, changed).replaces == ()
+    assert model.update_payload(spec, changed)["labels"] == [
+        {"key": {"name": "env"}, "value": {"name": "staging"}},
+        {"key": {"name": "team"}, "value": {"name": "db"}},
+    ]
+    assert model.update_payload(spec, {"type": "webhook"}) == {"labels": []}
+
+
+def test_labels_the_server_drops_are_reported_with_the_cloud_hint() -> None:
+    spec = {"type": "webhook", "labels": {"env": "prod"}}
+    oss_body = {"type": "webhook", "templates": {}}
+    assert model.unstored(spec, oss_body) == ["labels (labels exist only on Grafana Cloud)"]
+    assert model.unsupported(oss_body, spec) == ["labels (labels exist only on Grafana Cloud)"]
+    assert model.unsupported({"labels": []}, spec) == []
+    assert model.unstored({"type": "webhook", "labels": {}}, oss_body) == []
+
+
+def test_empty_ids_are_sent_as_null_and_match_null() -> None:
+    spec = {"type": "webhook", "team_id": "", "default_route": {"escalation_chain_id": ""}}
+    assert model.create_payload(spec) == {
+        "type": "webhook",
+        "team_id": None,
+        "default_route": {"escalation_chain_id": None},
+    }
+    remote = {"type": "webhook", "team_id": None, "default_route": {"escalation_chain_id": None}}
+    assert model.unstored(spec, remote) == []
+    drifted = {**remote, "team_id": "TOTHER"}
+    assert model.unstored(spec, drifted) == ["team_id"]
+
+
+def test_adopt_payload_holds_only_what_differs_and_restore_puts_it_back() -> None:
+    remote = {
+        "type": "webhook",
+        "name": "n",
+        "description_short": "old",
+        "templates": {"web": {"title": "a", "message": "m"}},
+    }
+    same = {"type": "webhook", "name": "n", "templates": {"web": {"title": "a"}}}
+    assert model.adopt_payload(remote, same) == {}
+    different = {**same, "description_short": "new", "templates": {"web": {"title": "b"}}}
+    payload = model.adopt_payload(remote, different)
+    assert payload == {"description_short": "new", "templates": {"web": {"title": "b"}}}
+    assert model.restore_payload(remote, payload) == {
+        "description_short": "old",
+        "templates": {"web": {"title": "a"}},
+    }

@@ -1,0 +1,183 @@
+"""Existing OnCall objects looked up by name from a program (Terraform's data sources).
+
+Each lookup has an `..._output` twin that takes Inputs and returns an Output. They run
+in the program, at preview too, with the provider's settings: `oncall:url`,
+`oncall:token`, `oncall:grafanaUrl` (or their environment variables), or the named
+`connection`. Teams and escalation chains are listed once per process and connection.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import get_config
+
+from . import config, model
+from .catalog import catalog, describe
+from .client import JSONObject, OnCallClient
+from .exceptions import OnCallError
+
+
+class LookupFailed(pulumi.RunError):
+    """A lookup found nothing, or more than one match, or could not ask. Shown by the
+    Pulumi CLI as its message alone."""
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    email: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationChain:
+    id: str
+    name: str
+    team_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IntegrationInfo:
+    """An existing integration's fields. Its `link` is left out on purpose: it is a
+    secret, which `Integration.get` returns as one."""
+
+    id: str
+    name: str
+    type: str
+    team_id: str | None = None
+    description_short: str | None = None
+    default_route_id: str | None = None
+    default_route: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    dynamic_labels: dict[str, str] = field(default_factory=dict)
+
+
+def get_team(name: str, *, connection: str | None = None) -> Team:
+    """The team with this exact name."""
+    found = _one(_client(connection), "team", _teams, name)
+    return Team(found["id"], found["name"], found.get("email"), found.get("avatar_url"))
+
+
+def get_team_output(
+    name: pulumi.Input[str], *, connection: pulumi.Input[str | None] = None
+) -> pulumi.Output[Team]:
+    return pulumi.Output.all(name, connection).apply(lambda a: get_team(a[0], connection=a[1]))
+
+
+def get_escalation_chain(
+    name: str, *, team_id: str | None = None, connection: str | None = None
+) -> EscalationChain:
+    """The escalation chain with this exact name (in `team_id`, when given)."""
+    found = _one(_client(connection), "escalation chain", _chains, name, team_id)
+    return EscalationChain(found["id"], found["name"], found.get("team_id"))
+
+
+def get_escalation_chain_output(
+    name: pulumi.Input[str],
+    *,
+    team_id: pulumi.Input[str | None] = None,
+    connection: pulumi.Input[str | None] = None,
+) -> pulumi.Output[EscalationChain]:
+    return pulumi.Output.all(name, team_id, connection).apply(
+        lambda a: get_escalation_chain(a[0], team_id=a[1], connection=a[2])
+    )
+
+
+def get_integration(
+    name: str, *, team_id: str | None = None, connection: str | None = None
+) -> IntegrationInfo:
+    """The integration with this exact name (in `team_id`, when given)."""
+    client = _client(connection)
+    found = _one(client, "integration", _integrations, name, team_id)
+    spec = model.adoptable_spec(found)
+    route = found.get("default_route") or {}
+    return IntegrationInfo(
+        id=found["id"],
+        name=found["name"],
+        type=found["type"],
+        team_id=found.get("team_id"),
+        description_short=found.get("description_short"),
+        default_route_id=route.get("id"),
+        default_route=spec.get("default_route", {}),
+        templates=spec.get("templates", {}),
+        labels=spec.get("labels", {}),
+        dynamic_labels=spec.get("dynamic_labels", {}),
+    )
+
+
+def get_integration_output(
+    name: pulumi.Input[str],
+    *,
+    team_id: pulumi.Input[str | None] = None,
+    connection: pulumi.Input[str | None] = None,
+) -> pulumi.Output[IntegrationInfo]:
+    return pulumi.Output.all(name, team_id, connection).apply(
+        lambda a: get_integration(a[0], team_id=a[1], connection=a[2])
+    )
+
+
+# -- plumbing -------------------------------------------------------------------
+
+
+def _client(connection: str | None) -> OnCallClient:
+    try:
+        return config.shared_client(config.load(get_config, os.environ, connection))
+    except OnCallError as exc:
+        raise LookupFailed(str(exc)) from None
+
+
+def _teams(client: OnCallClient, name: str) -> list[JSONObject]:
+    return catalog(client).teams.get()
+
+
+def _chains(client: OnCallClient, name: str) -> list[JSONObject]:
+    return catalog(client).escalation_chains.get()
+
+
+def _integrations(client: OnCallClient, name: str) -> list[JSONObject]:
+    # The server filters by exact name; all names are needed only for suggestions.
+    return client.list_integrations(name=name) or client.list_integrations()
+
+
+def _one(
+    client: OnCallClient,
+    kind: str,
+    listing: Any,
+    name: str,
+    team_id: str | None = None,
+) -> JSONObject:
+    where = f" in team {team_id}" if team_id else ""
+    try:
+        items: list[JSONObject] = listing(client, name)
+    except OnCallError as exc:
+        raise LookupFailed(f"looking up the {kind} named {name!r}: {exc}") from None
+    matches = [
+        i
+        for i in items
+        if i.get("name") == name and (team_id is None or i.get("team_id") == team_id)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        teams = ", ".join(f"{m.get('id')} (team {m.get('team_id') or 'none'})" for m in matches)
+        fix = "pass team_id= to choose" if kind != "team" else "use its id"
+        raise LookupFailed(f"{len(matches)} {kind}s are named {name!r}{where}: {teams}; {fix}")
+    names = sorted({str(i.get("name")) for i in items})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if close:
+        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    else:
+        hint = f"existing: {describe(_by_name(items))}"
+    raise LookupFailed(f"no {kind} named {name!r}{where} on {client.base_url}; {hint}")
+
+
+def _by_name(items: list[JSONObject]) -> list[Mapping[str, Any]]:
+    return sorted(items, key=lambda i: str(i.get("name")))
