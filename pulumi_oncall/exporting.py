@@ -87,7 +87,8 @@ def program(
     ordered = sorted(
         integrations, key=lambda i: (str(i.get("name")), i.get("team_id") or "", i["id"])
     )
-    kept, skipped = [], []
+    kept: list[tuple[JSONObject, str | None]] = []
+    skipped: list[tuple[JSONObject, str | None]] = []
     for item in ordered:
         reason = _why_not(item)
         (skipped if reason else kept).append((item, reason))
