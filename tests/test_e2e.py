@@ -290,16 +290,16 @@ def test_import_option_is_refused_by_the_dynamic_provider_host(
 ) -> None:
     """Pulumi's dynamic provider host cannot import: its Read needs the serialised
     provider, which an import does not have yet. The engine fails cleanly and the
-    integration is untouched; declaring it exactly as it is adopts it instead."""
+    integration is untouched; the `import_id` argument adopts it instead."""
     body = {"type": "webhook", "name": "Legacy", "templates": {"web": {"title": "kept"}}}
     existing = oncall.create(body)
-    project.spec({"legacy": {**body, "import": existing["id"]}})
+    project.spec({"legacy": {**body, "import_option": existing["id"]}})
     failed = project.run("up", "--yes", "--skip-preview", check=False)
     assert failed.returncode != 0 and "KeyError: '__provider'" in failed.stdout
     assert project.integrations_in_state() == []
     assert oncall.get(existing["id"]).json()["templates"]["web"]["title"] == "kept"
 
-    project.spec({"legacy": body})
+    project.spec({"legacy": {**body, "import_id": existing["id"]}})
     project.up()
     assert [r["id"] for r in project.integrations_in_state()] == [existing["id"]]
     assert list(oncall.live()) == ["Legacy"]

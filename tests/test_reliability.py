@@ -7,6 +7,7 @@ what is under test here is the client and provider, and the engine adds nothing 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -171,8 +172,12 @@ def test_cancelled_up_converges_on_the_next_run(tmp_path: Path, emulator: Any) -
     assert_next_up_converges(project, emulator, 24)
 
 
-def test_killed_up_converges_on_the_next_run(tmp_path: Path, emulator: Any) -> None:
-    """SIGKILL to everything: creates in flight are lost to the state, not to the server."""
+def test_killed_up_converges_once_the_orphans_are_adopted(tmp_path: Path, emulator: Any) -> None:
+    """SIGKILL to everything: creates in flight are lost to the state, not to the server.
+
+    The next `up` never takes those orphans over silently: it names each one's id, and
+    declaring `import_id` adopts them.
+    """
     project = Project(tmp_path, emulator.url)
     interrupted_up(project, emulator, 24, signal.SIGKILL)
     # The file backend itself does not survive SIGKILL cleanly: it leaves its lock and
@@ -182,4 +187,18 @@ def test_killed_up_converges_on_the_next_run(tmp_path: Path, emulator: Any) -> N
     for attrs in stacks.glob("stacks/*/*.attrs"):
         if attrs.stat().st_size == 0:
             attrs.unlink()
+    declared = {f"r{i}": spec(i) for i in range(24)}
+    # --continue-on-error names every orphan in one run, not only the first one met.
+    for _ in range(3):
+        retry = project.run("up", "--yes", "--skip-preview", "--continue-on-error", check=False)
+        found = dict(re.findall(r"integration '(svc-\d+)': .*? import_id='(C\w+)'", retry.stdout))
+        assert (retry.returncode != 0) == bool(found), retry.stdout
+        names = Counter(r["name"] for r in live(emulator))
+        assert [n for n, c in names.items() if c > 1] == [], "duplicates"
+        if not found:
+            break
+        for args in declared.values():
+            if args["name"] in found:
+                args["import_id"] = found[args["name"]]
+        project.spec(declared)
     assert_next_up_converges(project, emulator, 24)

@@ -1,7 +1,7 @@
 """A test program whose integrations come from a JSON file, so tests edit data, not code.
 
-The file maps resource names to Integration arguments; an `import` key adopts an
-existing integration by id.
+The file maps resource names to Integration arguments; an `import_option` key passes
+Pulumi's own `import_` resource option.
 """
 
 import json
@@ -14,8 +14,8 @@ from pulumi_oncall import Integration
 spec = json.loads(Path(pulumi.Config().require("specFile")).read_text())
 for resource_name, args in spec.items():
     args = dict(args)
-    import_id = args.pop("import", None)
-    opts = pulumi.ResourceOptions(import_=import_id) if import_id else None
+    pulumi_import = args.pop("import_option", None)
+    opts = pulumi.ResourceOptions(import_=pulumi_import) if pulumi_import else None
     integration = Integration(resource_name, **args, opts=opts)
     pulumi.export(f"{resource_name}.id", integration.id)
     pulumi.export(f"{resource_name}.link", integration.link)
