@@ -194,8 +194,8 @@ def _parse_string(
 def _parse_related(
     value: Any, key: str, errors: dict[str, Any], lookup: Callable[[str], Any]
 ) -> Any:
-    """A primary key that must exist, or null."""
-    if value is None:
+    """A primary key that must exist, or null (DRF reads "" as null in relational fields)."""
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
         errors[key] = [f"Incorrect type. Expected pk value, received {type(value).__name__}."]
