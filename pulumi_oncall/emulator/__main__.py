@@ -8,18 +8,46 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .constants import ADMIN_SECRET_ENV, TOKENS_ENV, VIEWER_TOKENS_ENV
+from .constants import (
+    ADMIN_SECRET_ENV,
+    GRAFANA_URL_HEADER,
+    SERVICE_ACCOUNT_PREFIX,
+    SERVICE_ACCOUNT_TOKENS_ENV,
+    SERVICE_ACCOUNT_VIEWER_TOKENS_ENV,
+    TOKENS_ENV,
+    VIEWER_TOKENS_ENV,
+)
 from .faults import DEFAULT_FAIL_STATUSES, FaultSettings, parse_statuses
 from .flavours import FLAVOURS
 from .server import serve
-from .state import EmulatorConfig
+from .state import EmulatorConfig, SeedError, is_http_url
 
 EPILOG = f"""\
 environment:
   {TOKENS_ENV}          comma-separated admin tokens, added to --token
   {VIEWER_TOKENS_ENV}   comma-separated Viewer tokens, added to --viewer-token
+  {SERVICE_ACCOUNT_TOKENS_ENV}
+      comma-separated service-account tokens, added to --service-account-token
+  {SERVICE_ACCOUNT_VIEWER_TOKENS_ENV}
+      comma-separated read-only service-account tokens, added to
+      --service-account-viewer-token
   {ADMIN_SECRET_ENV}    default for --admin-secret
-  Prefer the environment to --token, so tokens stay out of process listings.
+  Prefer the environment to the token flags, so tokens stay out of process listings.
+
+service accounts:
+  A {SERVICE_ACCOUNT_PREFIX}... token goes raw in Authorization, with the stack in
+  {GRAFANA_URL_HEADER}: --grafana-url (a trailing / does not matter). No or a non-URL
+  header: 403 "Organization not found."; another stack: 429 "Organization being
+  synced, please retry." with RateLimit-Reset: 350; an unknown token: 403 "Invalid
+  token.". Each service account is a user of its own for the rate limit. OnCall API
+  keys (--token) ignore {GRAFANA_URL_HEADER}.
+
+labels (--flavour cloud):
+  "labels": [{{"key": {{"name": "env"}}, "value": {{"name": "prod"}}}}], and
+  "dynamic_labels" alike with a Jinja2 template as the value. A list replaces the
+  set, [] clears it, an omitted key keeps it. Answers add ids (stable per key name and
+  per value of a key; null for a template) and list the labels in an order of their
+  own that differs from the order written. The oss flavour drops labels silently.
 
 admin endpoints (no auth unless an admin secret is set; then send the header
 X-Emulator-Admin: SECRET). Never faulted, throttled or logged:
@@ -31,6 +59,13 @@ X-Emulator-Admin: SECRET). Never faulted, throttled or logged:
   GET|POST /emulator/teams             POST {{"id"?, "name"}}
   GET|POST /emulator/escalation_chains POST {{"id"?, "name", "team_id"?}}
   GET    /emulator/integrations[?include_deleted=1]   every row, unpaginated
+  POST   /emulator/integrations        an existing integration, of ANY type (e.g.
+         direct_paging, legacy_alertmanager): {{"type", "name", "id"?, "team_id"?,
+         "description_short"?, "templates"?, "default_route"?, "labels"?,
+         "dynamic_labels"?}}; 201 with the integration as the API shows it
+         (legacy_* types without the prefix, as the server shows them). Fields
+         are checked as on create; names stay unique per team, one direct_paging
+         per team. The API cannot delete direct_paging integrations (400).
   POST   /emulator/reset               wipe integrations, request log, rate windows
 """
 
@@ -70,6 +105,22 @@ def parser() -> argparse.ArgumentParser:
         help="token of a Viewer: reads only (repeatable)",
     )
     p.add_argument(
+        "--service-account-token",
+        action="append",
+        default=[],
+        help=f"service-account token ({SERVICE_ACCOUNT_PREFIX}...) that may write (repeatable)",
+    )
+    p.add_argument(
+        "--service-account-viewer-token",
+        action="append",
+        default=[],
+        help="read-only Grafana service-account token (repeatable)",
+    )
+    p.add_argument(
+        "--grafana-url",
+        help=f"the organisation's Grafana stack, matched against {GRAFANA_URL_HEADER}",
+    )
+    p.add_argument(
         "--admin-secret",
         default=os.environ.get(ADMIN_SECRET_ENV) or None,
         help=f"secret for the /emulator/ endpoints (default ${ADMIN_SECRET_ENV}; none: open)",
@@ -77,7 +128,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     p.add_argument(
         "--seed",
-        help='JSON file: {"teams": [{"id", "name"}], "escalation_chains": [{"id", "name"}]}',
+        help='JSON file: {"teams": [{"id", "name"}], "escalation_chains": [{"id", "name"}], '
+        '"integrations": [{"type", "name", ...}]} (integrations as POST /emulator/integrations; '
+        "those already in --db are kept)",
     )
     p.add_argument(
         "--flavour",
@@ -138,14 +191,36 @@ def _load_seed(path: str) -> dict[str, Any]:
             isinstance(i, dict) and all(isinstance(i.get(r), str) for r in required) for i in items
         ):
             raise ValueError(f"{key} must be a list of objects with string {', '.join(required)}")
+    items = seed.get("integrations", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError("integrations must be a list of objects")
     return seed
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     admin_tokens = [*args.token, *_env_list(TOKENS_ENV)]
     viewer_tokens = [*args.viewer_token, *_env_list(VIEWER_TOKENS_ENV)]
-    if not admin_tokens:
-        raise ValueError(f"no admin token: pass --token or set {TOKENS_ENV}")
+    sa_tokens = [*args.service_account_token, *_env_list(SERVICE_ACCOUNT_TOKENS_ENV)]
+    sa_viewer_tokens = [
+        *args.service_account_viewer_token,
+        *_env_list(SERVICE_ACCOUNT_VIEWER_TOKENS_ENV),
+    ]
+    if not admin_tokens and not sa_tokens:
+        raise ValueError(
+            f"no admin token: pass --token or set {TOKENS_ENV} "
+            f"(or a service-account token with --grafana-url)"
+        )
+    if any(t.startswith(SERVICE_ACCOUNT_PREFIX) for t in admin_tokens + viewer_tokens):
+        raise ValueError(
+            f"a token starting with {SERVICE_ACCOUNT_PREFIX} is a service-account token: "
+            "pass it with --service-account-token or --service-account-viewer-token"
+        )
+    if any(not t.startswith(SERVICE_ACCOUNT_PREFIX) for t in sa_tokens + sa_viewer_tokens):
+        raise ValueError(f"service-account tokens start with {SERVICE_ACCOUNT_PREFIX}")
+    if args.grafana_url is not None and not is_http_url(args.grafana_url):
+        raise ValueError("--grafana-url must be an http(s) URL, e.g. https://STACK.grafana.net")
+    if (sa_tokens or sa_viewer_tokens) and args.grafana_url is None:
+        raise ValueError("service-account tokens need --grafana-url, the stack they belong to")
     faults = FaultSettings(
         fail_rate=args.fail_rate,
         fail_statuses=args.fail_statuses,
@@ -158,6 +233,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         admin_tokens=tuple(admin_tokens),
         viewer_tokens=tuple(viewer_tokens),
+        service_account_tokens=tuple(sa_tokens),
+        service_account_viewer_tokens=tuple(sa_viewer_tokens),
+        grafana_url=args.grafana_url,
         flavour=args.flavour,
         public_url=args.public_url,
         slack_connected=args.slack_connected,
@@ -178,7 +256,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = config_from_args(args)
     except (OSError, ValueError) as exc:
         p.error(str(exc))
-    serve(args.host, args.port, config)
+    try:
+        serve(args.host, args.port, config)
+    except SeedError as exc:
+        p.error(str(exc))
 
 
 if __name__ == "__main__":

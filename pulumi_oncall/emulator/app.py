@@ -18,7 +18,7 @@ from werkzeug.exceptions import InternalServerError, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from . import integrations
-from .constants import ADMIN_HEADER, ADMIN_PREFIX
+from .constants import ADMIN_HEADER, ADMIN_PREFIX, GRAFANA_URL_HEADER
 from .errors import (
     NOT_FOUND_HTML,
     SERVER_ERROR_HTML,
@@ -29,7 +29,7 @@ from .errors import (
 )
 from .faults import FaultSettingsError
 from .integrations import new_id
-from .state import EmulatorState
+from .state import EmulatorState, User
 
 T = TypeVar("T")
 
@@ -38,7 +38,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PAGE_SIZE = 50
 
-INVALID_TOKEN = "Invalid token."
 NO_PERMISSION = "You do not have permission to perform this action."
 
 
@@ -151,7 +150,10 @@ def create_app(state: EmulatorState) -> Flask:
         if request.path.startswith(ADMIN_PREFIX):
             return _check_admin()
         g.api = True
-        g.user = state.user_for(request.headers.get("Authorization"))
+        auth = state.authenticate(
+            request.headers.get("Authorization"), request.headers.get(GRAFANA_URL_HEADER)
+        )
+        g.user = auth if isinstance(auth, User) else None
         plan = g.plan = state.faults.plan()
         if plan.latency_s:
             time.sleep(plan.latency_s)
@@ -165,9 +167,9 @@ def create_app(state: EmulatorState) -> Flask:
         # Django resolves the URL before authenticating; DRF checks the method after.
         if request.url_rule is None and not isinstance(request.routing_exception, MethodNotAllowed):
             return None
-        user = g.user
-        if user is None:
-            raise detail(INVALID_TOKEN, 403)
+        if not isinstance(auth, User):
+            raise auth
+        user = auth
         if request.method not in SAFE_METHODS and not user.can_write:
             raise detail(NO_PERMISSION, 403)
         settings = state.faults.settings
@@ -214,7 +216,7 @@ def create_app(state: EmulatorState) -> Flask:
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
-        return _json(exc.body, exc.status)
+        return _json(exc.body, exc.status, headers=exc.headers)
 
     @app.errorhandler(NotFound)
     def not_found(_: NotFound) -> Response:
@@ -376,6 +378,14 @@ def create_app(state: EmulatorState) -> Flask:
             for rec in state.store.all_integrations(include_deleted)
         ]
         return _json({"integrations": rows})
+
+    @app.post(f"{ADMIN_PREFIX}integrations/")
+    def admin_add_integration() -> Response:
+        ctx = state.context()
+        with write():
+            rec = integrations.seed(admin_body(), ctx)
+        assert rec is not None
+        return _json(integrations.render(rec, ctx), 201)
 
     @app.post(f"{ADMIN_PREFIX}reset/")
     def admin_reset() -> Response:

@@ -41,10 +41,11 @@ def proxy_error_html(status: int, reason: str) -> str:
 class ApiError(Exception):
     """An error answered as JSON: a field-error dict, a detail, or a bare list."""
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(status, body)
         self.status = status
         self.body = body
+        self.headers = headers or {}
 
 
 def detail(message: str, status: int = 400) -> ApiError:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pulumi_oncall.schema import DESCRIPTION_MAX_LENGTH, TEMPLATE_FIELDS
+from pulumi_oncall.schema import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, TEMPLATE_FIELDS
 from pulumi_oncall.templating import compile_error
 
 from .errors import ApiError, detail, not_found
@@ -27,6 +27,10 @@ REFUSED: dict[str, str] = {
     "legacy_grafana_alerting": "This integration type is deprecated",
 }
 NAME_TAKEN = "An integration with this name already exists for this team"
+DIRECT_PAGING_TAKEN = "Direct paging integration already exists for this team"
+# Assumed text, in the words of the create refusal: only the refusal itself is known.
+DIRECT_PAGING_UNDELETABLE = "Direct paging integrations can't be deleted"
+LEGACY_PREFIX = "legacy_"
 GRAFANA_UNREACHABLE = "Failed to create the integration because the Grafana instance is unreachable"
 SLACK_NOT_CONNECTED = "Slack isn't connected to this workspace"
 
@@ -35,6 +39,7 @@ NULL = "This field may not be null."
 BLANK = "This field may not be blank."
 NOT_STRING = "Not a valid string."
 NO_OBJECT = "Object does not exist"
+MAX_LENGTH = "Ensure this field has no more than {} characters."
 
 # Backends enabled unless told otherwise.
 ENABLED_BY_DEFAULT = frozenset({"slack"})
@@ -79,10 +84,14 @@ def _inbound_email() -> str:
 # Rendering
 
 
+def public_type(itype: str) -> str:
+    """The type as the API shows it: legacy types lose their prefix."""
+    return itype.removeprefix(LEGACY_PREFIX)
+
+
 def render(rec: IntegrationRecord, ctx: Context) -> dict[str, Any]:
-    link = (
-        f"{ctx.public_url}/integrations/v1/{rec.type}/{rec.link_token}/" if rec.link_token else None
-    )
+    itype = public_type(rec.type)
+    link = f"{ctx.public_url}/integrations/v1/{itype}/{rec.link_token}/" if rec.link_token else None
     obj: dict[str, Any] = {
         "maintenance_mode": None,
         "maintenance_started_at": None,
@@ -93,14 +102,34 @@ def render(rec: IntegrationRecord, ctx: Context) -> dict[str, Any]:
         "team_id": rec.team_id,
         "link": link,
         "inbound_email": rec.inbound_email,
-        "type": rec.type,
+        "type": itype,
         "templates": _render_templates(rec.templates, ctx.flavour),
         "heartbeat": {"link": f"{link}heartbeat/"} if link else None,
         "default_route": _render_route(rec.route, ctx.flavour),
     }
     if ctx.flavour.labels:
-        obj["labels"] = []
+        obj["labels"] = _display_order(rec.labels)
+        obj["dynamic_labels"] = _display_order(rec.dynamic_labels)
     return obj
+
+
+def _display_order(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The labels in an order of the emulator's own, as the server guarantees none.
+
+    Sorted by the random key id, then rotated until the order differs from the one
+    written (and, from three labels on, from the order by name), so that a client
+    that compares lists in order fails here rather than once in a while in production.
+    """
+    written = [label["key"]["name"] for label in labels]
+    by_name = sorted(written)
+    base = sorted(labels, key=lambda label: str(label["key"]["id"]))
+    rotations = [base[i:] + base[:i] for i in range(len(base))]
+    for avoided in ((written, by_name), (written,)):
+        for order in rotations:
+            names = [label["key"]["name"] for label in order]
+            if all(names != other for other in avoided):
+                return order
+    return base
 
 
 def _render_templates(stored: dict[str, Any], flavour: Flavour) -> dict[str, Any]:
@@ -186,7 +215,7 @@ def _parse_string(
         errors[key] = [BLANK]
         return MISSING
     if max_length is not None and len(value) > max_length:
-        errors[key] = [f"Ensure this field has no more than {max_length} characters."]
+        errors[key] = [MAX_LENGTH.format(max_length)]
         return MISSING
     return value
 
@@ -194,8 +223,8 @@ def _parse_string(
 def _parse_related(
     value: Any, key: str, errors: dict[str, Any], lookup: Callable[[str], Any]
 ) -> Any:
-    """A primary key that must exist, or null."""
-    if value is None:
+    """A primary key that must exist, or null (DRF reads "" as null in relational fields)."""
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
         errors[key] = [f"Incorrect type. Expected pk value, received {type(value).__name__}."]
@@ -289,6 +318,81 @@ def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour)
     return changes
 
 
+def _not_a_dict(value: Any) -> dict[str, Any]:
+    kind = type(value).__name__
+    return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+
+
+def _parse_label_name(part: Any, *, trim: bool) -> tuple[Any, Any]:
+    """`{"name": ...}` of a label's key or value: (name, None) or (MISSING, errors)."""
+    if part is None:
+        return MISSING, [NULL]
+    if not isinstance(part, dict):
+        return MISSING, _not_a_dict(part)
+    if "name" not in part:
+        return MISSING, {"name": [REQUIRED]}
+    value = part["name"]
+    if value is None:
+        return MISSING, {"name": [NULL]}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return MISSING, {"name": [NOT_STRING]}
+    if not value.strip():
+        return MISSING, {"name": [BLANK]}
+    return (value.strip() if trim else value), None
+
+
+def _parse_labels(data: dict[str, Any], key: str, errors: dict[str, Any], flavour: Flavour) -> Any:
+    """`labels` or `dynamic_labels`: a list of (key name, value name), or MISSING.
+
+    Dynamic values are Jinja2 templates, kept as given: the server is not known to
+    check them. The open-source server has no labels in its public API and drops them.
+    """
+    if not flavour.labels or key not in data:
+        return MISSING
+    value = data[key]
+    if value is None:
+        errors[key] = [NULL]
+        return MISSING
+    if not isinstance(value, list):
+        errors[key] = [f'Expected a list of items but got type "{type(value).__name__}".']
+        return MISSING
+    pairs: list[tuple[str, str]] = []
+    item_errors: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict):
+            item_errors.append(_not_a_dict(item))
+            continue
+        found: dict[str, Any] = {}
+        names: list[str] = []
+        for part in ("key", "value"):
+            if part not in item:
+                found[part] = [REQUIRED]
+                continue
+            name, part_errors = _parse_label_name(
+                item[part], trim=not (key == "dynamic_labels" and part == "value")
+            )
+            if part_errors is not None:
+                found[part] = part_errors
+            else:
+                names.append(name)
+        item_errors.append(found)
+        if not found:
+            pairs.append((names[0], names[1]))
+    if any(item_errors):
+        # DRF's list of per-item errors: {} for the items that were fine.
+        errors[key] = item_errors
+        return MISSING
+    names = [k for k, _ in pairs]
+    repeated = sorted({k for k in names if names.count(k) > 1})
+    if repeated:
+        # Not observed; a set of labels has one value per key in the UI and in Terraform.
+        errors[key] = [f'Label key "{k}" is given more than once.' for k in repeated]
+        return MISSING
+    return pairs
+
+
 # Merging
 
 
@@ -356,6 +460,19 @@ def _merge_route(current: dict[str, Any], changes: dict[str, Any], ctx: Context)
     return out
 
 
+def _with_ids(pairs: list[tuple[str, str]], store: Store, *, dynamic: bool) -> list[dict[str, Any]]:
+    """Labels as stored and shown, with the organisation's ids of their keys and values.
+
+    A dynamic label's value is a template, not a value of the key: its id is null.
+    """
+    out: list[dict[str, Any]] = []
+    for key, value in pairs:
+        key_id = store.label_key_id(key)
+        value_id = None if dynamic else store.label_value_id(key_id, value)
+        out.append({"key": {"id": key_id, "name": key}, "value": {"id": value_id, "name": value}})
+    return out
+
+
 # Operations
 
 
@@ -384,6 +501,8 @@ class _Writable:
     team_id: Any
     templates: Any
     route: Any
+    labels: Any
+    dynamic_labels: Any
 
 
 def _parse_writable(data: dict[str, Any], errors: dict[str, Any], ctx: Context) -> _Writable:
@@ -404,23 +523,20 @@ def _parse_writable(data: dict[str, Any], errors: dict[str, Any], ctx: Context) 
         ),
         templates=_parse_templates(data, errors),
         route=_parse_route(data, errors, ctx.flavour),
+        labels=_parse_labels(data, "labels", errors, ctx.flavour),
+        dynamic_labels=_parse_labels(data, "dynamic_labels", errors, ctx.flavour),
     )
 
 
-def create(body: Any, ctx: Context) -> IntegrationRecord:
-    data = _expect_object(body)
-    errors: dict[str, Any] = {}
-    itype = _parse_type(data, errors, ctx.flavour)
-    fields = _parse_writable(data, errors, ctx)
-    if errors:
-        raise ApiError(400, errors)
-    team_id = None if fields.team_id is MISSING else fields.team_id
-
-    rec = IntegrationRecord(
-        id=new_id("C"),
+def _new_record(
+    integration_id: str, itype: str, name: str, fields: _Writable, ctx: Context
+) -> IntegrationRecord:
+    """A record from parsed fields; raises what the templates and route refuse."""
+    return IntegrationRecord(
+        id=integration_id,
         type=itype,
-        name="",
-        team_id=team_id,
+        name=name,
+        team_id=None if fields.team_id is MISSING else fields.team_id,
         created_at=time.time(),
         description_short=None if fields.description is MISSING else fields.description,
         link_token=None if itype in LINKLESS_TYPES else _link_token(),
@@ -433,18 +549,40 @@ def create(body: Any, ctx: Context) -> IntegrationRecord:
             {} if fields.route is MISSING else fields.route,
             ctx,
         ),
+        labels=[]
+        if fields.labels is MISSING
+        else _with_ids(fields.labels, ctx.store, dynamic=False),
+        dynamic_labels=[]
+        if fields.dynamic_labels is MISSING
+        else _with_ids(fields.dynamic_labels, ctx.store, dynamic=True),
         hidden=itype in HIDDEN_TYPES,
     )
+
+
+def _fresh_id(store: Store) -> str:
+    integration_id = new_id("C")
+    while store.id_taken(integration_id):
+        integration_id = new_id("C")
+    return integration_id
+
+
+def create(body: Any, ctx: Context) -> IntegrationRecord:
+    data = _expect_object(body)
+    errors: dict[str, Any] = {}
+    itype = _parse_type(data, errors, ctx.flavour)
+    fields = _parse_writable(data, errors, ctx)
+    if errors:
+        raise ApiError(400, errors)
+
+    rec = _new_record(_fresh_id(ctx.store), itype, "", fields, ctx)
     if fields.name is MISSING:
-        rec.name = _invent_name(itype, team_id, ctx.store)
-    elif ctx.store.name_taken(team_id, fields.name):
+        rec.name = _invent_name(itype, rec.team_id, ctx.store)
+    elif ctx.store.name_taken(rec.team_id, fields.name):
         raise detail(NAME_TAKEN)
     else:
         rec.name = fields.name
     if itype == "grafana_alerting" and not ctx.grafana_reachable:
         raise ApiError(400, [GRAFANA_UNREACHABLE])
-    while ctx.store.id_taken(rec.id):
-        rec.id = new_id("C")
     ctx.store.insert_integration(rec)
     return rec
 
@@ -467,14 +605,76 @@ def update(rec: IntegrationRecord, body: Any, ctx: Context) -> IntegrationRecord
         if fields.templates is MISSING
         else _merge_templates(rec.templates, fields.templates, ctx.flavour),
         route=rec.route if fields.route is MISSING else _merge_route(rec.route, fields.route, ctx),
+        # A list replaces the whole set; [] clears it.
+        labels=rec.labels
+        if fields.labels is MISSING
+        else _with_ids(fields.labels, ctx.store, dynamic=False),
+        dynamic_labels=rec.dynamic_labels
+        if fields.dynamic_labels is MISSING
+        else _with_ids(fields.dynamic_labels, ctx.store, dynamic=True),
     )
     if (new.name, new.team_id) != (rec.name, rec.team_id) and ctx.store.name_taken(
         new.team_id, new.name, exclude_id=rec.id
     ):
         raise detail(NAME_TAKEN)
+    if (
+        new.type == "direct_paging"
+        and new.team_id != rec.team_id
+        and ctx.store.direct_paging_taken(new.team_id, exclude_id=rec.id)
+    ):
+        raise detail(DIRECT_PAGING_TAKEN)
     ctx.store.update_integration(new)
     return new
 
 
 def delete(rec: IntegrationRecord, ctx: Context) -> None:
+    if rec.type == "direct_paging":
+        raise detail(DIRECT_PAGING_UNDELETABLE)
     ctx.store.delete_integration(rec.id)
+
+
+def seed(body: Any, ctx: Context, *, keep_existing: bool = False) -> IntegrationRecord | None:
+    """An integration as if it already existed: any type, with no public-API refusal of it.
+
+    With `keep_existing`, one whose id (or, without an id, team and name) is already
+    taken is left alone and None returned, so that a seed can be applied again.
+    """
+    data = _expect_object(body)
+    errors: dict[str, Any] = {}
+    itype = data.get("type", MISSING)
+    if itype is MISSING:
+        errors["type"] = [REQUIRED]
+    elif itype is None:
+        errors["type"] = [NULL]
+    elif not isinstance(itype, str):
+        errors["type"] = [NOT_STRING]
+    elif not itype.strip():
+        errors["type"] = [BLANK]
+    given_id = data.get("id")
+    if given_id is not None and (not isinstance(given_id, str) or not given_id.strip()):
+        errors["id"] = ["Must be a non-empty string or null."]
+    fields = _parse_writable(data, errors, ctx)
+    if "name" not in data:
+        errors["name"] = [REQUIRED]
+    elif fields.name is not MISSING and len(fields.name) > NAME_MAX_LENGTH:
+        errors["name"] = [MAX_LENGTH.format(NAME_MAX_LENGTH)]
+    if errors:
+        raise ApiError(400, errors)
+    itype = itype.strip()
+    team_id = None if fields.team_id is MISSING else fields.team_id
+
+    if keep_existing and (
+        ctx.store.id_taken(given_id)
+        if given_id is not None
+        else ctx.store.name_taken(team_id, fields.name)
+    ):
+        return None
+    if given_id is not None and ctx.store.id_taken(given_id):
+        raise detail(f"An integration with id {given_id} already exists")
+    if ctx.store.name_taken(team_id, fields.name):
+        raise detail(NAME_TAKEN)
+    if itype == "direct_paging" and ctx.store.direct_paging_taken(team_id):
+        raise detail(DIRECT_PAGING_TAKEN)
+    rec = _new_record(given_id or _fresh_id(ctx.store), itype, fields.name, fields, ctx)
+    ctx.store.insert_integration(rec)
+    return rec

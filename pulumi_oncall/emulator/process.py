@@ -22,7 +22,11 @@ from .constants import (
     ADMIN_HEADER,
     ADMIN_PREFIX,
     ADMIN_SECRET_ENV,
+    GRAFANA_URL_HEADER,
     LISTENING,
+    SERVICE_ACCOUNT_PREFIX,
+    SERVICE_ACCOUNT_TOKENS_ENV,
+    SERVICE_ACCOUNT_VIEWER_TOKENS_ENV,
     TOKENS_ENV,
     VIEWER_TOKENS_ENV,
 )
@@ -50,6 +54,9 @@ class EmulatorProcess:
         token: str | Sequence[str] = "test-token",
         *,
         viewer_tokens: Sequence[str] = (),
+        service_account_tokens: Sequence[str] = (),
+        service_account_viewer_tokens: Sequence[str] = (),
+        grafana_url: str | None = None,
         admin_secret: str | None = None,
         seed: Mapping[str, Any] | str | os.PathLike[str] | None = None,
         db: str | os.PathLike[str] | None = None,
@@ -60,9 +67,18 @@ class EmulatorProcess:
     ) -> None:
         self.tokens: tuple[str, ...] = (token,) if isinstance(token, str) else tuple(token)
         self.viewer_tokens = tuple(viewer_tokens)
+        self.service_account_tokens = tuple(service_account_tokens)
+        self.service_account_viewer_tokens = tuple(service_account_viewer_tokens)
+        self.grafana_url = grafana_url
         if not self.tokens:
             raise ValueError("at least one admin token is needed")
-        if any("," in t or not t for t in self.tokens + self.viewer_tokens):
+        every = (
+            self.tokens
+            + self.viewer_tokens
+            + self.service_account_tokens
+            + self.service_account_viewer_tokens
+        )
+        if any("," in t or not t for t in every):
             # They travel comma-separated in the environment.
             raise ValueError("tokens must be non-empty and contain no comma")
         self.token = self.tokens[0]
@@ -113,12 +129,16 @@ class EmulatorProcess:
                 cmd += ["--seed", os.fspath(self.seed)]
         if self.db is not None:
             cmd += ["--db", os.fspath(self.db)]
+        if self.grafana_url is not None:
+            cmd += ["--grafana-url", self.grafana_url]
         return cmd + list(self.extra_args)
 
     def _child_env(self) -> dict[str, str]:
         env = {**os.environ, **self.env}
         env[TOKENS_ENV] = ",".join(self.tokens)
         env[VIEWER_TOKENS_ENV] = ",".join(self.viewer_tokens)
+        env[SERVICE_ACCOUNT_TOKENS_ENV] = ",".join(self.service_account_tokens)
+        env[SERVICE_ACCOUNT_VIEWER_TOKENS_ENV] = ",".join(self.service_account_viewer_tokens)
         if self.admin_secret:
             env[ADMIN_SECRET_ENV] = self.admin_secret
         else:
@@ -210,10 +230,16 @@ class EmulatorProcess:
         return self.start()
 
     def headers(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": token if token is not None else self.token}
+        """Authorization with `token` (default: the first admin token), and the stack's
+        X-Grafana-URL beside a service-account token."""
+        token = token if token is not None else self.token
+        headers = {"Authorization": token}
+        if token.startswith(SERVICE_ACCOUNT_PREFIX) and self.grafana_url is not None:
+            headers[GRAFANA_URL_HEADER] = self.grafana_url
+        return headers
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
-        """An httpx client on the emulator, authenticated with `token` (default: the first)."""
+        """An httpx client on the emulator, authenticated as `headers(token)`."""
         return httpx.Client(base_url=self.url, headers=self.headers(token), **kwargs)
 
     def admin(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,18 @@ CREATE TABLE IF NOT EXISTS integrations (
 -- Safety net for the uniqueness the API checks first.
 CREATE UNIQUE INDEX IF NOT EXISTS integrations_team_name
     ON integrations (ifnull(team_id, ''), name) WHERE deleted = 0;
+-- The organisation's label keys and values, as Grafana's label service names them:
+-- one id per key name and one per value name of a key.
+CREATE TABLE IF NOT EXISTS label_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS label_values (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES label_keys (id),
+    name TEXT NOT NULL,
+    UNIQUE (key_id, name)
+);
 """
 
 
@@ -57,6 +70,9 @@ class IntegrationRecord:
     templates: dict[str, Any] = field(default_factory=dict)
     # {"id": "R...", "escalation_chain_id": ..., "backends": {"slack": {...}}}
     route: dict[str, Any] = field(default_factory=dict)
+    # [{"key": {"id", "name"}, "value": {"id", "name"}}] in the order last written.
+    labels: list[dict[str, Any]] = field(default_factory=list)
+    dynamic_labels: list[dict[str, Any]] = field(default_factory=list)
     hidden: bool = False
     deleted: bool = False
 
@@ -68,6 +84,8 @@ class IntegrationRecord:
                 "inbound_email": self.inbound_email,
                 "templates": self.templates,
                 "route": self.route,
+                "labels": self.labels,
+                "dynamic_labels": self.dynamic_labels,
             }
         )
 
@@ -85,6 +103,8 @@ def _record(row: sqlite3.Row) -> IntegrationRecord:
         inbound_email=data.get("inbound_email"),
         templates=data.get("templates") or {},
         route=data.get("route") or {},
+        labels=data.get("labels") or [],
+        dynamic_labels=data.get("dynamic_labels") or [],
         hidden=bool(row["hidden"]),
         deleted=bool(row["deleted"]),
     )
@@ -247,6 +267,41 @@ class Store:
 
     def id_taken(self, integration_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM integrations WHERE id = ?", (integration_id,)))
+
+    def direct_paging_taken(self, team_id: str | None, exclude_id: str | None = None) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM integrations WHERE deleted = 0 AND type = 'direct_paging'"
+            " AND ifnull(team_id, '') = ifnull(?, '') AND id != ifnull(?, '')",
+            (team_id, exclude_id),
+        )
+        return bool(rows)
+
+    # Labels
+
+    def label_key_id(self, name: str) -> str:
+        """The id of a label key, created on first use."""
+        with self._lock:
+            rows = self._query("SELECT id FROM label_keys WHERE name = ?", (name,))
+            if rows:
+                return str(rows[0]["id"])
+            key_id = str(uuid.uuid4())
+            self._execute("INSERT INTO label_keys (id, name) VALUES (?, ?)", (key_id, name))
+            return key_id
+
+    def label_value_id(self, key_id: str, name: str) -> str:
+        """The id of a value of a label key, created on first use."""
+        with self._lock:
+            rows = self._query(
+                "SELECT id FROM label_values WHERE key_id = ? AND name = ?", (key_id, name)
+            )
+            if rows:
+                return str(rows[0]["id"])
+            value_id = str(uuid.uuid4())
+            self._execute(
+                "INSERT INTO label_values (id, key_id, name) VALUES (?, ?, ?)",
+                (value_id, key_id, name),
+            )
+            return value_id
 
     def wipe_integrations(self) -> None:
         self._execute("DELETE FROM integrations")
