@@ -244,7 +244,7 @@ def test_export_then_up_adopts_everything_unchanged(
     before = everything(oncall)
     assert len(before) == 28
 
-    source = tmp_path / "exported"
+    source = tmp_path / "export-source"
     source.mkdir()
     text = export(emulator, source / "__main__.py")
     assert text.count("Integration(\n") == 27

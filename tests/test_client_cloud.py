@@ -1,0 +1,128 @@
+"""Grafana service-account answers, rendered by the client against a Cloud-flavoured emulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from emulator_seed import SEED
+
+from pulumi_oncall import config
+from pulumi_oncall.client import OnCallClient, RetrySettings
+from pulumi_oncall.emulator import EmulatorProcess
+from pulumi_oncall.exceptions import AuthError, ThrottledError
+from pulumi_oncall.provider import IntegrationProvider
+
+STACK = "https://ours.grafana.net"
+SA_TOKEN = "glsa_editor_5b1d0c"
+SA_VIEWER = "glsa_viewer_7e2a41"
+API_KEY = "cloud-api-key-3c9f"
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(
+        token=API_KEY,
+        service_account_tokens=[SA_TOKEN],
+        service_account_viewer_tokens=[SA_VIEWER],
+        grafana_url=STACK,
+        seed=SEED,
+        extra_args=["--flavour", "cloud"],
+    ) as emu:
+        yield emu
+
+
+def client(emu: EmulatorProcess, token: str, grafana_url: str | None, **retry: Any) -> OnCallClient:
+    settings = RetrySettings(**{"max_attempts": 1, **retry})
+    return OnCallClient(emu.url, token, grafana_url=grafana_url, retry=settings)
+
+
+def test_a_service_account_token_works_with_the_stack_url(cloud: EmulatorProcess) -> None:
+    with client(cloud, SA_TOKEN, STACK + "/") as c:
+        created = c.create_integration({"type": "datadog", "name": "sa-made"})
+        assert c.get_integration(created["id"])["type"] == "datadog"
+
+
+def test_an_api_key_with_the_header_works_too(cloud: EmulatorProcess) -> None:
+    with client(cloud, API_KEY, STACK) as c:
+        assert isinstance(c.list_integrations(), list)
+
+
+def test_missing_stack_url_is_explained(cloud: EmulatorProcess) -> None:
+    with client(cloud, SA_TOKEN, None) as c, pytest.raises(AuthError) as info:
+        c.list_integrations()
+    message = str(info.value)
+    assert "403 Organization not found." in message
+    assert "pulumi config set oncall:grafanaUrl https://mystack.grafana.net" in message
+    assert SA_TOKEN not in message
+
+
+def test_wrong_token_is_explained(cloud: EmulatorProcess) -> None:
+    with client(cloud, "glsa_not_a_real_one", STACK) as c, pytest.raises(AuthError) as info:
+        c.list_integrations()
+    message = str(info.value)
+    assert (
+        "403 Invalid token." in message and "Grafana rejected the service-account token" in message
+    )
+    assert "glsa_not_a_real_one" not in message
+
+
+def test_a_viewer_is_told_which_permission_it_lacks(cloud: EmulatorProcess) -> None:
+    with client(cloud, SA_VIEWER, STACK) as c:
+        c.list_integrations()  # reads are allowed
+        with pytest.raises(AuthError) as info:
+            c.create_integration({"type": "webhook", "name": "nope"})
+    message = str(info.value)
+    assert "You do not have permission to perform this action." in message
+    assert "grafana-oncall-app.integrations:write" in message
+    assert "grafana-irm-app.integrations:write" in message
+
+
+def test_an_unknown_stack_is_retried_then_blamed_on_the_grafana_url(cloud: EmulatorProcess) -> None:
+    cloud.admin("DELETE", "requests")
+    # 350 s asked for, capped at 1 s a wait; the operation may take 2.5 s in all.
+    wrong = client(
+        cloud, SA_TOKEN, "https://other.grafana.net", max_retry_after=1.0, max_elapsed=2.5
+    )
+    with wrong as c, pytest.raises(ThrottledError) as info:
+        c.list_integrations()
+    message = str(info.value)
+    assert "Organization being synced, please retry." in message
+    assert "the Grafana URL https://other.grafana.net is probably wrong" in message
+    assert "oncall:grafanaUrl" in message
+    attempts = [r for r in cloud.admin("GET", "requests")["requests"] if r["status"] == 429]
+    assert 2 <= len(attempts) <= 4
+
+
+def test_a_429_on_one_connection_never_pauses_another(cloud: EmulatorProcess) -> None:
+    with EmulatorProcess(
+        token=API_KEY, seed=SEED, extra_args=["--rate-limit", "1", "--rate-window", "5"]
+    ) as slow:
+        connections = {
+            "slow": {"url": slow.url, "token": API_KEY},
+            "fast": {"url": cloud.url, "token": SA_TOKEN, "grafanaUrl": STACK},
+        }
+        provider = IntegrationProvider()
+        values = {"oncall:connections": json.dumps(connections)}
+        provider.configure_from(values.get, {})
+        provider.create({"type": "webhook", "name": "first", "connection": "slow"})
+        blocked = threading.Thread(
+            target=provider.create,
+            args=({"type": "webhook", "name": "second", "connection": "slow"},),
+        )
+        blocked.start()
+        slow_client = provider.client("slow")
+        while slow_client.throttle.throttled == 0:
+            assert blocked.is_alive()
+            time.sleep(0.01)
+        # "slow" is paused for its Retry-After; "fast" goes on meanwhile.
+        done = provider.create({"type": "webhook", "name": "meanwhile", "connection": "fast"})
+        assert done.id and blocked.is_alive()
+        assert provider.client("fast").throttle.throttled == 0
+        slow.admin("PUT", "faults", {"rate_limit": 0})
+        blocked.join()
+        assert config.shared_client(provider.settings("slow")) is slow_client
