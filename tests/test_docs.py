@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pulumi_oncall
 from pulumi_oncall import Integration, config, schema
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -38,8 +39,22 @@ def test_readme_documents_every_setting() -> None:
     for key in (
         config.URL_KEY,
         config.TOKEN_KEY,
+        config.GRAFANA_URL_KEY,
+        config.CONNECTIONS_KEY,
         config.URL_ENV,
         config.TOKEN_ENV,
+        config.GRAFANA_URL_ENV,
         *config.RETRY_KEYS,
     ):
         assert f"`{key}`" in README
+
+
+def test_readme_lists_every_known_type() -> None:
+    for type_ in schema.KNOWN_TYPES:
+        assert f"`{type_}`" in README
+
+
+def test_readme_documents_every_public_function() -> None:
+    for name in pulumi_oncall.__all__:
+        if name.startswith("get_"):
+            assert f"`{name.removesuffix('_output')}(" in README or f"{name}" in README
