@@ -106,16 +106,11 @@ def test_missing_settings_fail_the_preview(tmp_path: Path, emulator: Any) -> Non
 @pytest.mark.parametrize(
     "args, expected",
     [
-        ({"team_id": "TNOSUCHTEAM"}, "team_id: Object does not exist"),
-        (
-            {"default_route": {"escalation_chain_id": "FNOSUCHCHAIN"}},
-            "escalation_chain_id: Object does not exist",
-        ),
         ({"type": "grafana_alerting"}, "Failed to create the integration"),
         ({"default_route": {"slack": {"channel_id": "CSLACK"}}}, "Slack isn't connected"),
         ({"templates": {"msteams": {"title": "x"}}}, "templates.msteams.title"),
     ],
-    ids=["team", "escalation-chain", "grafana-unreachable", "slack-not-connected", "cloud-only"],
+    ids=["grafana-unreachable", "slack-not-connected", "cloud-only"],
 )
 def test_server_refusals_name_the_integration_and_field(
     tmp_path: Path, emulator: Any, args: dict[str, Any], expected: str
@@ -127,12 +122,32 @@ def test_server_refusals_name_the_integration_and_field(
     assert OnCall(emulator.url).live() == {}  # nothing half-created
 
 
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ({"team_id": "TNOSUCHTEAM"}, "property team_id value {TNOSUCHTEAM} has a problem"),
+        (
+            {"default_route": {"escalation_chain_id": "FNOSUCHCHAIN"}},
+            "no escalation chain with id 'FNOSUCHCHAIN'",
+        ),
+    ],
+    ids=["team", "escalation-chain"],
+)
+def test_missing_references_fail_the_preview(
+    tmp_path: Path, emulator: Any, args: dict[str, Any], expected: str
+) -> None:
+    project = project_for(tmp_path, emulator.url)
+    project.spec({"am": {**ONE["am"], **args}})
+    assert_clean_failure(project, "(am)", expected, "existing:", command="preview")
+    assert OnCall(emulator.url).live() == {}
+
+
 def test_name_taken_by_a_different_integration(tmp_path: Path, emulator: Any) -> None:
     oncall = OnCall(emulator.url)
     theirs = oncall.create({"type": "webhook", "name": "Alertmanager"})
     project = project_for(tmp_path, emulator.url)
     assert_clean_failure(
-        project, "(am)", "already exists", theirs["id"], "declaring it exactly as it is"
+        project, "(am)", "already exists", f"import_id={theirs['id']!r}", "another name="
     )
     assert list(oncall.live()) == ["Alertmanager"]
     assert oncall.get(theirs["id"]).json()["type"] == "webhook"  # not taken over
