@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -121,7 +122,7 @@ class Integration(Resource, module="oncall", name="Integration"):
     """The maintenance mode, or None."""
 
     # A subclass may swap the provider (benchmarks compare read strategies this way).
-    _provider_class: type[IntegrationProvider] = IntegrationProvider
+    _provider_class: builtins.type[IntegrationProvider] = IntegrationProvider
 
     def __init__(
         self,
@@ -188,4 +189,5 @@ class Integration(Resource, module="oncall", name="Integration"):
             templates=templates,
             dynamic_labels=dynamic_labels,
             samples=template_samples,
+            labels=labels,
         )
