@@ -349,6 +349,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
+    if extra:
+        print("render: takes no arguments after --", file=sys.stderr)
+        return 2
     try:
         if args.program:
             config = _pairs(args.config, "--config")
