@@ -178,6 +178,7 @@ class Integration(Resource, module="oncall", name="Integration"):
             templates=templates,
             dynamic_labels=dynamic_labels,
             samples=template_samples,
+            labels=labels,
         )
 
     @staticmethod

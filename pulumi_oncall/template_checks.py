@@ -1,14 +1,369 @@
 """Template findings at preview: rendering declared templates against sample alerts.
 
-Runs in the program, not the provider: only the program can warn (pulumi.log).
+Runs in the program, not the provider: a dynamic provider's `check` can only fail,
+it has no warning channel, while the program can attach warnings to the resource
+with `pulumi.log`. The stack setting `oncall:templateChecks` picks the mode: `warn`
+(the default), `strict` (findings fail the run) or `off`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
+
+from . import rendering, schema
+from .rendering import Rendered, Sample
+
+CONFIG_KEY = "oncall:templateChecks"
+MODES = ("warn", "strict", "off")
+DEFAULT_MODE = "warn"
+
+# What group templates see besides payload and labels; the values stand in for the
+# alert group's, which only exist once OnCall received the alert.
+SAMPLE_LINK = "https://oncall.example.com/alert-groups/I1SAMPLE"
+WEB_ATTRS = ("title", "message", "image_url")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared template."""
+
+    path: str
+    """Where it is declared: `templates.slack.title`, `dynamic_labels.severity`."""
+    kind: str
+    """What it is for, one of rendering.KINDS."""
+    source: str
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendering:
+    template: Declared
+    sample: Sample
+    result: Rendered
+
+
+@dataclass(frozen=True)
+class Finding:
+    template: str
+    problem: str
+    samples: tuple[str, ...] = ()
+    every_sample: bool = False
+    """True when it happens on every sample (they are then not listed)."""
+
+    def text(self, integration: str) -> str:
+        where = ""
+        if self.every_sample and len(self.samples) > 1:
+            where = f" on all {len(self.samples)} samples"
+        elif self.samples:
+            noun = "sample" if len(self.samples) == 1 else "samples"
+            where = f" on {noun} " + ", ".join(repr(s) for s in self.samples)
+        return f"integration {integration!r}: {self.template}{where}: {self.problem}"
+
+
+@dataclass
+class Report:
+    integration: str
+    type: str | None
+    samples: list[Sample]
+    samples_from: str
+    renderings: list[Rendering] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Templates whose value is not known yet (computed from another resource)."""
+
+
+def declared_templates(templates: Any, dynamic_labels: Any) -> tuple[list[Declared], list[str]]:
+    """The templates to render, and the paths of those whose value is not known yet."""
+    found: list[Declared] = []
+    unknown: list[str] = []
+
+    def take(path: str, kind: str, value: Any, group: str | None = None) -> None:
+        if isinstance(value, Unknown):
+            unknown.append(path)
+        elif isinstance(value, str) and value:
+            # An empty template is the server's default, like a missing one.
+            found.append(Declared(path, kind, value, group))
+
+    if isinstance(templates, Unknown):
+        unknown.append("templates")
+    elif isinstance(templates, Mapping):
+        for name in schema.TEMPLATE_FIELDS:
+            take(f"templates.{name}", name, templates.get(name))
+        # The web group first: the other groups' templates see its results.
+        for group in sorted(schema.TEMPLATE_GROUPS, key=lambda g: g != "web"):
+            fields = templates.get(group)
+            if isinstance(fields, Unknown):
+                unknown.append(f"templates.{group}")
+            elif isinstance(fields, Mapping):
+                for attr in schema.TEMPLATE_GROUPS[group]:
+                    take(f"templates.{group}.{attr}", attr, fields.get(attr), group)
+    if isinstance(dynamic_labels, Unknown):
+        unknown.append("dynamic_labels")
+    elif isinstance(dynamic_labels, Mapping):
+        for key, value in dynamic_labels.items():
+            take(f"dynamic_labels.{key}", "dynamic_label", value)
+    return found, unknown
+
+
+def check(
+    integration: str,
+    *,
+    type_: str | None,
+    templates: Any,
+    dynamic_labels: Any = None,
+    labels: Any = None,
+    samples: list[Sample] | None = None,
+    quote: bool = True,
+) -> Report:
+    """Render every declared template against the samples and collect the findings.
+
+    `samples` None means the type's built-in ones. `quote` False keeps rendered text
+    out of the findings (the templates are secret).
+    """
+    if samples is None:
+        samples = rendering.builtin_samples(type_) if type_ else []
+        samples_from = f"built-in {type_} samples" if samples else "no samples"
+    else:
+        samples_from = "template_samples"
+    declared, unknown = declared_templates(templates, dynamic_labels)
+    report = Report(integration, type_, samples, samples_from, unknown=unknown)
+    problems: list[tuple[str, str, str | None]] = []
+
+    renderable = []
+    for template in declared:
+        if len(template.source) > rendering.TEMPLATE_MAX_LENGTH:
+            problems.append(
+                (
+                    template.path,
+                    f"the template is {len(template.source):,} characters; OnCall does not "
+                    f"render templates over {rendering.TEMPLATE_MAX_LENGTH:,} (a template error "
+                    "on every alert)",
+                    None,
+                )
+            )
+        else:
+            renderable.append(template)
+
+    static = {k: v for k, v in (labels if isinstance(labels, Mapping) else {}).items() if _plain(v)}
+    for sample in samples:
+        results = _render_sample(integration, renderable, sample, static)
+        for template, result in results:
+            report.renderings.append(Rendering(template, sample, result))
+            problems += [
+                (template.path, p, sample.name) for p in _problems(template, sample, result, quote)
+            ]
+    problems += _grouping_problems(report.renderings, quote)
+    # In the order the templates are declared, as the user reads them.
+    order = {t.path: i for i, t in enumerate(declared)}
+    problems.sort(key=lambda p: order.get(p[0], -1))
+    report.findings = _merge(problems, len(samples))
+    return report
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) and not isinstance(value, Unknown)
+
+
+def _render_sample(
+    integration: str, declared: list[Declared], sample: Sample, static: Mapping[str, Any]
+) -> list[tuple[Declared, Rendered]]:
+    results: list[tuple[Declared, Rendered]] = []
+    alert_labels = dict(static)
+    for template in (t for t in declared if t.kind == "dynamic_label"):
+        result = rendering.render(template.source, sample.payload, labels=static)
+        results.append((template, result))
+        if result.ok and result.text and result.text.strip():
+            alert_labels[template.path.split(".", 1)[1]] = result.text
+    source_link: str | None = None
+    for template in (t for t in declared if t.group is None and t.kind != "dynamic_label"):
+        result = rendering.render(template.source, sample.payload, labels=alert_labels)
+        results.append((template, result))
+        if template.kind == "source_link" and result.ok:
+            source_link = result.text
+    context: dict[str, Any] = {
+        "integration_name": integration,
+        "source_link": source_link,
+        "grafana_oncall_link": SAMPLE_LINK,
+        "amixr_link": SAMPLE_LINK,
+        "grafana_oncall_alert_group_id": 1,
+        "grafana_oncall_incident_id": 1,
+        "amixr_incident_id": 1,
+        "grafana_oncall_alert_group_status": "firing",
+    }
+    web: dict[str, str] = {}
+    for template in (t for t in declared if t.group is not None):
+        extra = {}
+        if template.group != "web":
+            extra = {
+                f"web_{attr}": web.get(attr, f"(the default web {attr})") for attr in WEB_ATTRS
+            }
+        result = rendering.render(
+            template.source,
+            sample.payload,
+            labels=alert_labels,
+            context={**context, **extra},
+            limit=rendering.limit_for(template.kind),
+        )
+        results.append((template, result))
+        if template.group == "web":
+            web[template.kind] = result.text if result.ok and result.text else ""
+    return results
+
+
+def _consequence(kind: str) -> str:
+    if kind == "grouping_key":
+        return "OnCall then draws a random key: the alert opens a group of its own"
+    if kind in ("resolve_signal", "acknowledge_signal"):
+        return "OnCall does not take the alert as a signal"
+    if kind == "dynamic_label":
+        return "OnCall cannot compute this label for the alert"
+    return "the alert falls back to the default rendering"
+
+
+def _quote(text: str | None, quote: bool) -> str:
+    if not quote:
+        return "(text not shown: the templates are secret)"
+    text = text or ""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _problems(template: Declared, sample: Sample, result: Rendered, quote: bool) -> list[str]:
+    kind = template.kind
+    if not result.ok:
+        label = "template error" if result.severity == "error" else "fails to render"
+        return [f"{label}: {result.problem}; {_consequence(kind)}"]
+    problems = []
+    if result.cut:
+        problems.append(
+            f"renders {result.length:,} characters; OnCall keeps the first "
+            f"{result.limit:,} and appends '{rendering.CUT_MARK}'"
+        )
+    if kind in ("resolve_signal", "acknowledge_signal"):
+        action = kind.split("_")[0]
+        expected = "resolved" if action == "resolve" else "acknowledged"
+        signal = rendering.is_signal(result.text)
+        if sample.state == expected and not signal:
+            problems.append(
+                f"not a {action} signal on the {expected} alert: renders "
+                f"{_quote(result.text, quote)}, and OnCall counts only 1, true or ok "
+                '(stripped, any case); a comparison such as == "resolved" renders True'
+            )
+        elif sample.state == "firing" and signal:
+            problems.append(
+                f"{action}s on the firing alert (renders {_quote(result.text, quote)}): "
+                f"every alert group would be {expected} as soon as it opens"
+            )
+    if kind == "grouping_key" and not result.text:
+        problems.append(
+            "renders empty: OnCall then draws a random key, so every alert opens a group "
+            "of its own and a resolve never reaches its firing alert"
+        )
+    return problems
+
+
+def _grouping_problems(
+    renderings: list[Rendering], quote: bool
+) -> list[tuple[str, str, str | None]]:
+    keys = [
+        r
+        for r in renderings
+        if r.template.kind == "grouping_key" and r.result.text and r.sample.alert is not None
+    ]
+    problems: list[tuple[str, str, str | None]] = []
+    by_alert: dict[str, list[Rendering]] = {}
+    by_key: dict[str, list[Rendering]] = {}
+    for r in keys:
+        by_alert.setdefault(r.sample.alert or "", []).append(r)
+        by_key.setdefault(r.result.text or "", []).append(r)
+    for alert, group in by_alert.items():
+        texts = list(dict.fromkeys(r.result.text for r in group))
+        if len(texts) > 1:
+            shown = " vs ".join(_quote(t, quote) for t in texts)
+            problems += [
+                (
+                    group[0].template.path,
+                    f"renders differently for the samples of alert {alert!r} ({shown}): they "
+                    "would land in separate groups, so the resolve would not close the firing "
+                    "group",
+                    r.sample.name,
+                )
+                for r in group
+            ]
+    for text, group in by_key.items():
+        alerts = list(dict.fromkeys(r.sample.alert for r in group))
+        if len(alerts) > 1:
+            problems += [
+                (
+                    group[0].template.path,
+                    f"renders the same key {_quote(text, quote)} for different alerts "
+                    f"({', '.join(map(repr, alerts))}): OnCall would fold them into one "
+                    "alert group",
+                    r.sample.name,
+                )
+                for r in group
+            ]
+    return problems
+
+
+def _merge(problems: list[tuple[str, str, str | None]], sample_count: int) -> list[Finding]:
+    """One finding per template and problem, naming every sample it happens on."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for template, problem, sample in problems:
+        names = merged.setdefault((template, problem), [])
+        if sample is not None and sample not in names:
+            names.append(sample)
+    return [
+        Finding(t, p, tuple(s), every_sample=len(s) == sample_count) for (t, p), s in merged.items()
+    ]
+
+
+# --- In the program ------------------------------------------------------------------
+
+
+def mode() -> str:
+    """The stack's `oncall:templateChecks`; an unknown value stops the program."""
+    value = pulumi.Config("oncall").get("templateChecks")
+    if value is None or not value.strip():
+        return DEFAULT_MODE
+    normalised = value.strip().lower()
+    if normalised not in MODES:
+        raise pulumi.RunError(
+            f"{CONFIG_KEY} is {value!r}; it takes warn (the default), strict or off, "
+            f"e.g. `pulumi config set {CONFIG_KEY} strict`"
+        )
+    return normalised
+
+
+@dataclass
+class _Strict:
+    """Strict mode fails the run once, after every scheduled check has reported."""
+
+    pending: int = 0
+    findings: int = 0
+    integrations: list[str] = field(default_factory=list)
+
+
+_strict = _Strict()
+_sink: Callable[[Report], None] | None = None
+
+
+@contextmanager
+def collecting(sink: Callable[[Report], None]) -> Iterator[None]:
+    """Hand reports to `sink` instead of logging them (the `render --program` command)."""
+    global _sink
+    previous, _sink = _sink, sink
+    try:
+        yield
+    finally:
+        _sink = previous
 
 
 def schedule(
@@ -18,5 +373,63 @@ def schedule(
     templates: pulumi.Input[Mapping[str, Any]] | None,
     dynamic_labels: pulumi.Input[Mapping[str, Any]] | None,
     samples: Sequence[Mapping[str, Any] | str] | None,
+    labels: pulumi.Input[Mapping[str, Any]] | None = None,
 ) -> None:
     """Once the values are known, render them and report findings on `resource`."""
+    sink = _sink
+    current = DEFAULT_MODE if sink is not None else mode()
+    if current == "off":
+        return
+    integration = resource.pulumi_resource_name
+    try:
+        user_samples = None if samples is None else rendering.load_samples(samples, Path.cwd())
+    except rendering.SampleError as exc:
+        raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
+    strict = current == "strict"
+    inputs = pulumi.Output.all(resource.urn, type_, templates, dynamic_labels, labels)
+    if strict:
+        _strict.pending += 1
+
+    async def report(values: Any) -> None:
+        if isinstance(values, Unknown):
+            values = [None, values, values, values, values]
+        _, type_value, templates_value, dynamic_value, labels_value = values
+        result = check(
+            integration,
+            type_=type_value if isinstance(type_value, str) else None,
+            templates=templates_value,
+            dynamic_labels=dynamic_value,
+            labels=labels_value,
+            samples=user_samples,
+            quote=not await inputs.is_secret(),
+        )
+        if sink is not None:
+            sink(result)
+            return
+        log = pulumi.log.error if strict else pulumi.log.warn
+        for finding in result.findings:
+            log(finding.text(integration), resource=resource)
+        # pulumi.log sends resource-attached messages from a task of its own: let them
+        # go out before a strict failure can end the program.
+        await asyncio.sleep(0)
+        if strict:
+            _fail_when_all_reported(integration, len(result.findings))
+
+    # Nothing reads the result: the runtime waits for every output before it ends.
+    _: pulumi.Output[None] = inputs.apply(report, run_with_unknowns=True)
+
+
+def _fail_when_all_reported(integration: str, findings: int) -> None:
+    _strict.pending -= 1
+    if findings:
+        _strict.findings += findings
+        _strict.integrations.append(integration)
+    if _strict.pending or not _strict.findings:
+        return
+    count, names = _strict.findings, ", ".join(map(repr, _strict.integrations))
+    _strict.findings, _strict.integrations = 0, []
+    raise pulumi.RunError(
+        f"{count} template finding{'s' if count != 1 else ''} on {names} (shown on each "
+        f"integration) and {CONFIG_KEY} is strict. Fix the templates, give the integration "
+        f"template_samples that match its alerts, or set {CONFIG_KEY} to warn."
+    )
