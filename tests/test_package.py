@@ -103,7 +103,10 @@ def test_sdk_pins_agree_with_the_cli() -> None:
     cli = re.search(
         r"^readonly VERSION=([0-9.]+)$", (REPO / "scripts/pulumi-cli.sh").read_text(), re.M
     )
-    assert pinned and cli and pinned.group(1) == cli.group(1)
+    host = REPO / "tools/pulumi-cli/bin-shims/pulumi_language_python_host.py"
+    host_version = re.search(r'^VERSION = "([0-9.]+)"$', host.read_text(), re.M)
+    assert pinned and cli and host_version
+    assert pinned.group(1) == cli.group(1) == host_version.group(1)
     as_tuple = [tuple(map(int, v.split("."))) for v in (oldest_sdk(), pinned.group(1))]
     assert as_tuple[0] <= as_tuple[1] < (4,)
 
