@@ -1,8 +1,17 @@
 """`up`, `preview`, `refresh`, `destroy`: run a Pulumi program against OnCall or an emulator.
 
 When no OnCall is configured (neither `oncall:url` in the stack nor
-GRAFANA_ONCALL_URL), an emulator is started for the run, with its data in
-`.oncall-emulator/` of the project, so repeated runs see the same integrations.
+GRAFANA_ONCALL_URL), an emulator is started for the run, keeping its data in a
+directory, so repeated runs see the same integrations.
+
+Environment:
+  PULUMI_BACKEND_URL          the Pulumi backend; default: a file backend in
+                              `.pulumi-state/` of the project (`./run` sets one
+                              for the whole repository)
+  PULUMI_ONCALL_EMULATOR_DIR  where the emulator keeps its data; default:
+                              `.oncall-emulator/` of the project (`./run`: of
+                              the repository)
+  PULUMI_CONFIG_PASSPHRASE    the stack's passphrase; default: empty
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from pathlib import Path
 from .config import TOKEN_ENV, URL_ENV, URL_KEY
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
+EMULATOR_DIR_ENV = "PULUMI_ONCALL_EMULATOR_DIR"
 EMULATOR_PUBLIC_URL = "http://oncall.localhost"
 
 
@@ -48,7 +58,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     env.setdefault("PULUMI_BACKEND_URL", f"file://{cwd / '.pulumi-state'}")
     env.setdefault("PULUMI_CONFIG_PASSPHRASE", "")
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
-    (cwd / ".pulumi-state").mkdir(exist_ok=True)
+    backend = env["PULUMI_BACKEND_URL"]
+    if backend.startswith("file://"):
+        state = Path(backend.removeprefix("file://").split("?")[0]).expanduser()
+        state.mkdir(parents=True, exist_ok=True)
 
     if pulumi(["stack", "select", args.stack], cwd, env, check=False) != 0:
         pulumi(["stack", "init", args.stack], cwd, env)
@@ -59,8 +72,8 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
 
     from .emulator.process import EmulatorProcess
 
-    data = cwd / ".oncall-emulator"
-    data.mkdir(exist_ok=True)
+    data = Path(env.get(EMULATOR_DIR_ENV) or cwd / ".oncall-emulator").resolve()
+    data.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
     seed = Path(__file__).parent / "emulator" / "demo-seed.json"
     print(f"no {URL_KEY} configured: using a local OnCall emulator ({data})", file=sys.stderr)

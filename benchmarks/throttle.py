@@ -5,8 +5,8 @@ per-worker pause (each worker waits out only its own 429's Retry-After) and with
 generic retry loop (per-worker exponential backoff that ignores Retry-After), with
 four operations at once as the engine runs them.
 
-    ./run bench                      # 400 integrations at 300 requests/min
-    ./run bench --count 100 --rate-limit 60 --window 10
+    ./run bench throttle             # 400 integrations at 300 requests/min
+    ./run bench throttle --count 100 --rate-limit 60 --window 10
 """
 
 from __future__ import annotations

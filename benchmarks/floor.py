@@ -1,0 +1,360 @@
+"""Our `Integration` against the engine's floor: the same program on a no-op provider.
+
+For each N, one stack of N integrations and one of N no-op resources (the same
+properties, a dynamic provider that does no I/O) go through the same phases, side by
+side, with the same CLI on the same machine: `up` (create), `preview` (no change),
+`refresh`, `up` changing every description, and `destroy`, against an emulator with
+no rate limit. Then a refresh of `--refresh-count` integrations against a throttled,
+slow emulator, with bulk reads and with one GET per read, next to the floor's.
+
+Per phase it prints the seconds of each side, their ratio, the API requests (the
+emulator's request log) and the peak RSS (VmHWM) of the `python -m pulumi.dynamic`
+processes the engine starts, sampled from /proc while the phase runs; and the
+targets next to the figures.
+
+    ./run bench                        # N = 200 and 1000, refresh of 500 at 300/min
+    ./run bench floor --counts 50 --refresh-count 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pulumi_oncall.emulator import EmulatorProcess
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token"
+MB = 1024 * 1024
+
+# Targets: our seconds over the floor's, per phase; None: shown, no target.
+PHASE_TARGETS: dict[str, float | None] = {
+    "up": 1.1,
+    "preview": None,
+    "refresh": None,
+    "update": 1.1,
+    "destroy": 1.1,
+}
+THROTTLED_REFRESH_TARGET = 1.3
+RSS_TARGET_MB, RSS_TARGET_N = 150, 1000
+# Linear cost: from the smallest N to the largest, our time per integration grows no
+# more than the floor's (the engine's own) does, within this factor.
+LINEAR_TOLERANCE = 1.1
+
+
+@dataclass
+class Measure:
+    seconds: float
+    requests: int = 0
+    throttled: int = 0
+    rss_mb: float = 0.0
+
+
+@dataclass
+class Phases:
+    count: int
+    ours: dict[str, Measure] = field(default_factory=dict)
+    floor: dict[str, Measure] = field(default_factory=dict)
+
+
+class ProviderMemory:
+    """Peak RSS of the dynamic provider processes under one engine, sampled from /proc."""
+
+    def __init__(self, root_pid: int, interval: float = 0.1) -> None:
+        self.root_pid, self.interval = root_pid, interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProviderMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def sample(self) -> None:
+        parents: dict[int, int] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                except OSError:
+                    continue
+                # The command name may hold spaces; the fields after it do not.
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        for pid in parents:
+            if not self._descends(pid, parents):
+                continue
+            try:
+                if b"pulumi.dynamic" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def _descends(self, pid: int, parents: dict[int, int]) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            pid = parents.get(pid, 0)
+            if pid == self.root_pid:
+                return True
+            seen += 1
+        return False
+
+
+class Bench:
+    def __init__(self, work: Path) -> None:
+        self.program = work / "program"
+        self.program.mkdir()
+        shutil.copy(HERE / "floor_program.py", self.program / "__main__.py")
+        shutil.copy(HERE / "bench_providers.py", self.program)
+        (self.program / "Pulumi.yaml").write_text("name: oncall-floor\nruntime: python\n")
+        (work / "state").mkdir()
+        scrubbed = ("PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_STACK")
+        self.env = {k: v for k, v in os.environ.items() if k not in scrubbed}
+        self.env.update(
+            PULUMI_HOME=str(work / "pulumi-home"),
+            PULUMI_BACKEND_URL=f"file://{work / 'state'}",
+            PULUMI_CONFIG_PASSPHRASE="bench",
+            PULUMI_PYTHON_CMD=sys.executable,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            GRAFANA_ONCALL_ACCESS_TOKEN=TOKEN,
+        )
+        self.log = work / "pulumi.log"
+
+    def pulumi(self, *args: str, stack: str | None) -> tuple[float, int]:
+        """Run `pulumi ARGS` on `stack`; its seconds and the providers' peak RSS in kB."""
+        cmd = ["pulumi", *args, *(["--stack", stack] if stack else []), "--non-interactive"]
+        with self.log.open("w") as out:
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.program,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+            with ProviderMemory(proc.pid) as memory:
+                code = proc.wait()
+            seconds = time.perf_counter() - start
+        if code != 0:
+            sys.exit(f"`{' '.join(cmd)}` exited {code}:\n{self.log.read_text()[-4000:]}")
+        return seconds, memory.peak_kb
+
+    @contextmanager
+    def stack(self, name: str, kind: str, count: int) -> Iterator[str]:
+        self.pulumi("stack", "init", name, stack=None)
+        self.config(name, kind=kind, count=str(count), description="v1")
+        try:
+            yield name
+        finally:
+            self.pulumi("stack", "rm", "--yes", "--force", stack=name)
+
+    def config(self, stack: str, **values: str) -> None:
+        for key, value in values.items():
+            self.pulumi("config", "set", key, value, stack=stack)
+
+    def phase(self, stack: str, args: Sequence[str], emulator: EmulatorProcess | None) -> Measure:
+        if emulator is not None:
+            emulator.admin("DELETE", "requests")
+        seconds, peak_kb = self.pulumi(*args, stack=stack)
+        measure = Measure(seconds, rss_mb=peak_kb / 1024)
+        if emulator is not None:
+            log = emulator.admin("GET", "requests")["requests"]
+            api = [r for r in log if r["path"].startswith("/api/")]
+            measure.requests = len(api)
+            measure.throttled = sum(r["status"] == 429 for r in api)
+        return measure
+
+
+UP = ("up", "--yes", "--skip-preview")
+PHASES: dict[str, tuple[str, ...]] = {
+    "up": UP,
+    "preview": ("preview", "--expect-no-changes"),
+    "refresh": ("refresh", "--yes", "--skip-preview"),
+    "update": UP,
+    "destroy": ("destroy", "--yes", "--skip-preview"),
+}
+
+
+def live(emulator: EmulatorProcess, stack: str) -> int:
+    rows = emulator.admin("GET", "integrations")["integrations"]
+    return sum(1 for r in rows if not r["deleted"] and r["name"].startswith(f"{stack} "))
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        sys.exit(f"benchmark invalid: {message}")
+
+
+def run_phases(bench: Bench, emulator: EmulatorProcess, count: int) -> Phases:
+    result = Phases(count)
+    with (
+        bench.stack(f"oncall-{count}", "oncall", count) as ours,
+        bench.stack(f"noop-{count}", "noop", count) as floor,
+    ):
+        for phase, args in PHASES.items():
+            if phase == "update":
+                for stack in (ours, floor):
+                    bench.config(stack, description="v2")
+            result.ours[phase] = bench.phase(ours, args, emulator)
+            result.floor[phase] = bench.phase(floor, args, None)
+            expected = 0 if phase == "destroy" else count
+            check(live(emulator, ours) == expected, f"{expected} integrations after {phase}")
+            print(f"  N={count} {phase}: done", file=sys.stderr, flush=True)
+    return result
+
+
+def throttled_refresh(bench: Bench, count: int, rate: int, latency_ms: int) -> dict[str, Measure]:
+    results: dict[str, Measure] = {}
+    for side, kind in (("bulk reads", "oncall"), ("one GET each", "one-get")):
+        # An emulator each: the rate window of one side must not slow the other.
+        with (
+            EmulatorProcess(token=TOKEN, extra_args=["--rate-limit", "0"]) as emulator,
+            bench.stack(f"refresh-{kind}-{count}", kind, count) as stack,
+        ):
+            bench.env["GRAFANA_ONCALL_URL"] = emulator.url
+            bench.pulumi(*UP, stack=stack)
+            check(live(emulator, stack) == count, f"{count} integrations before refresh")
+            emulator.admin(
+                "PUT", "faults", {"rate_limit": rate, "rate_window": 60, "latency_ms": latency_ms}
+            )
+            results[side] = bench.phase(stack, PHASES["refresh"], emulator)
+            emulator.admin("PUT", "faults", {"rate_limit": 0, "latency_ms": 0})
+            bench.pulumi(*PHASES["destroy"], stack=stack)
+        print(f"  refresh {side}: done", file=sys.stderr, flush=True)
+    with bench.stack(f"refresh-noop-{count}", "noop", count) as stack:
+        bench.pulumi(*UP, stack=stack)
+        results["floor (no-op)"] = bench.phase(stack, PHASES["refresh"], None)
+        bench.pulumi(*PHASES["destroy"], stack=stack)
+    return results
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report_phases(results: list[Phases]) -> None:
+    for r in results:
+        print(f"\nN = {r.count}: Integration (ours) against a no-op provider (floor)")
+        print(
+            f"{'phase':<8} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'target':>13} "
+            f"{'API calls':>9} {'RSS ours MB':>11} {'RSS floor MB':>12}"
+        )
+        for phase in PHASES:
+            ours, floor = r.ours[phase], r.floor[phase]
+            ratio = ours.seconds / floor.seconds
+            target = PHASE_TARGETS[phase]
+            goal = f"<={target}x {verdict(ratio <= target)}" if target else "-"
+            print(
+                f"{phase:<8} {ours.seconds:>8.1f} {floor.seconds:>8.1f} {ratio:>6.2f} "
+                f"{goal:>13} {ours.requests:>9} {ours.rss_mb:>11.0f} {floor.rss_mb:>12.0f}"
+            )
+    largest = max(results, key=lambda r: r.count)
+    peak = max(m.rss_mb for m in largest.ours.values())
+    note = "" if largest.count >= RSS_TARGET_N else f" (target is for N = {RSS_TARGET_N})"
+    print(
+        f"\nprovider RSS at N = {largest.count}: {peak:.0f} MB; target < {RSS_TARGET_MB} MB at "
+        f"N = {RSS_TARGET_N}{note}: {verdict(peak < RSS_TARGET_MB)}"
+    )
+    if len(results) < 2:
+        return
+    smallest = min(results, key=lambda r: r.count)
+    print(
+        f"\ntime per integration (ms), N = {smallest.count} -> N = {largest.count}; target: "
+        f"ours grows no more than the floor, within {LINEAR_TOLERANCE}x"
+    )
+    print(f"{'phase':<8} {'ours':>17} {'growth':>6} {'floor':>17} {'growth':>6}")
+    for phase in PHASES:
+        per = [
+            [r.ours[phase].seconds / r.count * 1000, r.floor[phase].seconds / r.count * 1000]
+            for r in (smallest, largest)
+        ]
+        ours_growth, floor_growth = per[1][0] / per[0][0], per[1][1] / per[0][1]
+        ok = ours_growth <= floor_growth * LINEAR_TOLERANCE
+        print(
+            f"{phase:<8} {per[0][0]:>7.1f} -> {per[1][0]:>6.1f} {ours_growth:>6.2f} "
+            f"{per[0][1]:>7.1f} -> {per[1][1]:>6.1f} {floor_growth:>6.2f} {verdict(ok)}"
+        )
+
+
+def report_refresh(results: dict[str, Measure], count: int, rate: int, latency_ms: int) -> None:
+    floor = results["floor (no-op)"].seconds
+    print(f"\nrefresh of {count} at {rate} requests/min, {latency_ms} ms latency per request")
+    print(
+        f"{'side':<14} {'seconds':>8} {'vs floor':>8} {'target':>13} {'API calls':>9} "
+        f"{'429s':>5} {'RSS MB':>7}"
+    )
+    for side, m in results.items():
+        ratio = m.seconds / floor
+        target = THROTTLED_REFRESH_TARGET
+        goal = f"<={target}x {verdict(ratio <= target)}" if side == "bulk reads" else "-"
+        print(
+            f"{side:<14} {m.seconds:>8.1f} {ratio:>8.2f} {goal:>13} {m.requests:>9} "
+            f"{m.throttled:>5} {m.rss_mb:>7.0f}"
+        )
+
+
+def counts(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("expected positive integers, comma-separated")
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="./run bench floor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--counts", type=counts, default=[200, 1000], help="N (200,1000)")
+    parser.add_argument(
+        "--refresh-count", type=int, default=500, help="integrations of the throttled refresh"
+    )
+    parser.add_argument("--refresh-rate", type=int, default=300, help="requests per minute")
+    parser.add_argument("--refresh-latency-ms", type=int, default=50)
+    args = parser.parse_args()
+
+    version = subprocess.run(
+        ["pulumi", "version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(f"pulumi {version}, {os.cpu_count()} CPUs", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="oncall-floor-") as work:
+        bench = Bench(Path(work))
+        with EmulatorProcess(token=TOKEN, extra_args=["--rate-limit", "0"]) as emulator:
+            bench.env["GRAFANA_ONCALL_URL"] = emulator.url
+            phases = [run_phases(bench, emulator, n) for n in args.counts]
+        refresh = throttled_refresh(
+            bench, args.refresh_count, args.refresh_rate, args.refresh_latency_ms
+        )
+    print(f"engine: pulumi {version}; {os.cpu_count()} CPUs; one run")
+    report_phases(phases)
+    report_refresh(refresh, args.refresh_count, args.refresh_rate, args.refresh_latency_ms)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""The floor benchmark's program (copied as `__main__.py` next to bench_providers.py)."""
+
+import bench_providers
+import pulumi
+
+config = pulumi.Config()
+resource = bench_providers.KINDS[config.require("kind")]
+for i in range(config.require_int("count")):
+    resource(
+        f"i{i}",
+        type="webhook",
+        name=f"{pulumi.get_stack()} {i}",
+        description_short=config.require("description"),
+        templates={"web": {"title": "{{ payload.title }}"}},
+    )
