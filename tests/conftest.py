@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_seed import EMULATOR_ARGS, SEED, TOKEN, VIEWER_TOKEN
+from e2e_support import OnCall, Project
+from emulator_seed import (
+    CLOUD_API_KEY,
+    EMULATOR_ARGS,
+    GRAFANA_STACK,
+    SA_TOKEN,
+    SA_TOKEN_ROTATED,
+    SA_VIEWER,
+    SEED,
+    TOKEN,
+    VIEWER_TOKEN,
+)
 
 from pulumi_oncall.emulator import EmulatorProcess
 
@@ -40,3 +52,33 @@ def emulator(
     emulator_process.admin("PUT", "faults", emulator_startup["faults"])
     emulator_process.admin("PUT", "settings", emulator_startup["settings"])
     return emulator_process
+
+
+@pytest.fixture
+def oncall(emulator: EmulatorProcess) -> OnCall:
+    return OnCall(emulator.url)
+
+
+@pytest.fixture
+def project(tmp_path: Path, emulator: EmulatorProcess) -> Project:
+    return Project(tmp_path, emulator.url)
+
+
+@pytest.fixture(scope="session")
+def cloud_process() -> Iterator[EmulatorProcess]:
+    """A Grafana Cloud-flavoured emulator; tests want `cloud`, which resets it."""
+    with EmulatorProcess(
+        token=CLOUD_API_KEY,
+        service_account_tokens=[SA_TOKEN, SA_TOKEN_ROTATED],
+        service_account_viewer_tokens=[SA_VIEWER],
+        grafana_url=GRAFANA_STACK,
+        seed=SEED,
+        extra_args=["--flavour", "cloud"],
+    ) as emu:
+        yield emu
+
+
+@pytest.fixture
+def cloud(cloud_process: EmulatorProcess) -> EmulatorProcess:
+    cloud_process.admin("POST", "reset")
+    return cloud_process

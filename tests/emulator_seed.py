@@ -25,3 +25,10 @@ SEED: dict[str, Any] = {
 
 # Flags of the shared emulator besides the seed and the tokens.
 EMULATOR_ARGS: tuple[str, ...] = ("--slack-connected",)
+
+# The Cloud-flavoured emulator: a Grafana stack, its service accounts and an API key.
+GRAFANA_STACK = "https://ours.grafana.net"
+SA_TOKEN = "glsa_editor_9d3e51a7"
+SA_TOKEN_ROTATED = "glsa_rotated_42c8f0be"
+SA_VIEWER = "glsa_viewer_61b2d9"
+CLOUD_API_KEY = "cloud-api-key-0b7d"

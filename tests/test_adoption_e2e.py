@@ -12,19 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from e2e_support import TESTS, OnCall, Project
 from emulator_seed import CHAIN_DEFAULT, CHAIN_URGENT, TEAM_DATABASE, TEAM_PLATFORM, TOKEN
-
-
-@pytest.fixture
-def oncall(emulator: Any) -> OnCall:
-    return OnCall(emulator.url)
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: Any) -> Project:
-    return Project(tmp_path, emulator.url)
 
 
 def writes(oncall: OnCall) -> list[tuple[str, str]]:

@@ -5,35 +5,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emulator_seed import SEED
+from emulator_seed import CLOUD_API_KEY as API_KEY
+from emulator_seed import GRAFANA_STACK as STACK
+from emulator_seed import SA_TOKEN, SA_VIEWER, SEED
 
 from pulumi_oncall import config
 from pulumi_oncall.client import OnCallClient, RetrySettings
 from pulumi_oncall.emulator import EmulatorProcess
 from pulumi_oncall.exceptions import AuthError, ThrottledError
 from pulumi_oncall.provider import IntegrationProvider
-
-STACK = "https://ours.grafana.net"
-SA_TOKEN = "glsa_editor_5b1d0c"
-SA_VIEWER = "glsa_viewer_7e2a41"
-API_KEY = "cloud-api-key-3c9f"
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        token=API_KEY,
-        service_account_tokens=[SA_TOKEN],
-        service_account_viewer_tokens=[SA_VIEWER],
-        grafana_url=STACK,
-        seed=SEED,
-        extra_args=["--flavour", "cloud"],
-    ) as emu:
-        yield emu
 
 
 def client(emu: EmulatorProcess, token: str, grafana_url: str | None, **retry: Any) -> OnCallClient:

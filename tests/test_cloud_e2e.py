@@ -5,40 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from e2e_support import OnCall, Project
-from emulator_seed import SEED, TOKEN
+from emulator_seed import GRAFANA_STACK as STACK
+from emulator_seed import SA_TOKEN as SA_OLD
+from emulator_seed import SA_TOKEN_ROTATED as SA_NEW
+from emulator_seed import SA_VIEWER, TOKEN
 
 from pulumi_oncall.emulator import EmulatorProcess
-
-STACK = "https://ours.grafana.net"
-SA_OLD = "glsa_old_9d3e51a7"
-SA_NEW = "glsa_new_42c8f0be"
-SA_VIEWER = "glsa_viewer_61b2d9"
-CLOUD_API_KEY = "cloud-key-0b7d"
-
-
-@pytest.fixture(scope="module")
-def cloud_process() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        token=CLOUD_API_KEY,
-        service_account_tokens=[SA_OLD, SA_NEW],
-        service_account_viewer_tokens=[SA_VIEWER],
-        grafana_url=STACK,
-        seed=SEED,
-        extra_args=["--flavour", "cloud"],
-    ) as emu:
-        yield emu
-
-
-@pytest.fixture
-def cloud(cloud_process: EmulatorProcess) -> EmulatorProcess:
-    cloud_process.admin("POST", "reset")
-    return cloud_process
 
 
 def cloud_live(cloud: EmulatorProcess) -> dict[str, dict[str, Any]]:

@@ -63,16 +63,6 @@ EVERY_FIELD: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def oncall(emulator: Any) -> OnCall:
-    return OnCall(emulator.url)
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: Any) -> Project:
-    return Project(tmp_path, emulator.url)
-
-
 def test_up_creates_every_field_and_a_second_preview_is_empty(
     project: Project, oncall: OnCall
 ) -> None:

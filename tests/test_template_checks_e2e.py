@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
 from e2e_support import REPO, OnCall, Project
 
 FLAWED: dict[str, Any] = {
@@ -32,16 +31,6 @@ FLAWED: dict[str, Any] = {
         },
     },
 }
-
-
-@pytest.fixture
-def oncall(emulator: Any) -> OnCall:
-    return OnCall(emulator.url)
-
-
-@pytest.fixture
-def project(tmp_path: Path, emulator: Any) -> Project:
-    return Project(tmp_path, emulator.url)
 
 
 def preview(project: Project, oncall: OnCall) -> subprocess.CompletedProcess[str]:
