@@ -46,6 +46,8 @@ deploys = Integration(
         },
         "sms": {"title": "Deploy {{ payload.pipeline }} {{ payload.state }}"},
     },
+    # The pipeline's own payloads: what the templates are checked against at preview.
+    template_samples=["deploy-samples.json"],
 )
 
 pulumi.export("alertmanager_link", alertmanager.link)

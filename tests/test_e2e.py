@@ -310,7 +310,9 @@ SHIPPED = {
 def test_shipped_programs_deploy_and_settle(tmp_path: Path, emulator: Any, program: str) -> None:
     source = tmp_path / "source"
     source.mkdir()
-    shutil.copy(REPO / ("" if program == "root" else program) / "__main__.py", source)
+    home = REPO / ("" if program == "root" else program)
+    for path in [home / "__main__.py", *home.glob("*-samples.json")]:
+        shutil.copy(path, source)
     project = Project(tmp_path, emulator.url, source=source, name="shipped")
     project.run("config", "set", "escalationChainId", CHAIN_DEFAULT)
     project.up()
