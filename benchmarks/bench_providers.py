@@ -22,6 +22,7 @@ from pulumi.dynamic import (
 
 from pulumi_oncall import Integration, schema
 from pulumi_oncall.provider import PROVIDER_KEY, IntegrationProvider
+from pulumi_oncall.resources import register_dynamic
 
 
 class NoopProvider(ResourceProvider):
@@ -63,8 +64,9 @@ class NoopIntegration(Resource, module="bench", name="Noop"):
         secrets = pulumi.ResourceOptions(
             additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
         )
-        super().__init__(
-            NoopProvider(), resource_name, props, pulumi.ResourceOptions.merge(secrets, opts)
+        # As Integration does: the SDK's own path cannot register 1,000 of them.
+        register_dynamic(
+            self, NoopProvider, resource_name, props, pulumi.ResourceOptions.merge(secrets, opts)
         )
 
 

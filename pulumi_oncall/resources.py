@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import Resource
+from pulumi.dynamic import Resource, ResourceProvider
+from pulumi.dynamic.dynamic import serialize_provider
 
 from . import schema, template_checks
-from .provider import IntegrationProvider
+from .provider import PROVIDER_KEY, IntegrationProvider
 
 TemplateInput = pulumi.Input[str] | None
 # A sample alert payload, or the path of a JSON file holding one.
@@ -214,9 +215,35 @@ class Integration(Resource, module="oncall", name="Integration"):
         secrets = pulumi.ResourceOptions(
             additional_secret_outputs=["link", "inbound_email", "heartbeat_link"]
         )
-        super().__init__(
-            self._provider_class(),
+        register_dynamic(
+            self,
+            self._provider_class,
             resource_name,
             props,
             pulumi.ResourceOptions.merge(secrets, opts),
         )
+
+
+_serialized: dict[builtins.type[ResourceProvider], str] = {}
+
+
+def register_dynamic(
+    resource: Resource,
+    provider_class: builtins.type[ResourceProvider],
+    resource_name: str,
+    props: dict[str, Any],
+    opts: pulumi.ResourceOptions | None,
+) -> None:
+    """Register a dynamic resource whose provider holds no state, serialising it once.
+
+    `pulumi.dynamic.Resource` serialises the provider again for every resource, and
+    each time wraps a pickler method once more, never undone: each resource costs more
+    than the last, and past about 960 of them the program dies with RecursionError.
+    """
+    serialized = _serialized.get(provider_class)
+    if serialized is None:
+        serialized = _serialized[provider_class] = str(serialize_provider(provider_class()))
+    props = {**props, PROVIDER_KEY: serialized}
+    pulumi.CustomResource.__init__(
+        resource, f"pulumi-python:{resource._resource_type_name}", resource_name, props, opts
+    )
