@@ -24,9 +24,17 @@ from pulumi_oncall import Integration, schema
 from pulumi_oncall.provider import PROVIDER_KEY, IntegrationProvider
 from pulumi_oncall.resources import register_dynamic
 
+# What only the server sets: the floor makes them up once, at create.
+OUTPUTS = frozenset(schema.OUTPUT_DOCS)
+
 
 class NoopProvider(ResourceProvider):
-    """The floor: what the engine and the dynamic provider host cost, with no I/O."""
+    """The floor: what the engine and the dynamic provider host cost, with no I/O.
+
+    Its outputs have the shape and size of an integration's (id, link and heartbeat
+    link, route id), so that both sides give the engine the same state to keep and the
+    same secrets to encrypt.
+    """
 
     serialize_as_secret_always = False
 
@@ -34,19 +42,28 @@ class NoopProvider(ResourceProvider):
         return {}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(uuid.uuid4().hex, props)
+        integration_id = "C" + uuid.uuid4().hex[:12].upper()
+        link = f"http://oncall.localhost/integrations/v1/webhook/{uuid.uuid4().hex[:25]}/"
+        outputs = {
+            **props,
+            "integration_id": integration_id,
+            "link": link,
+            "heartbeat_link": link + "heartbeat/",
+            "default_route_id": "R" + uuid.uuid4().hex[:12].upper(),
+        }
+        return CreateResult(integration_id, outputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        def plain(props: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+        def inputs(props: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in props.items() if k != PROVIDER_KEY and k not in OUTPUTS}
 
-        return DiffResult(changes=plain(olds) != plain(news))
+        return DiffResult(changes=inputs(olds) != inputs(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_, props)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(news)
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**olds, **news, **{k: olds.get(k) for k in OUTPUTS}})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         pass

@@ -25,7 +25,7 @@ import runpy
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -166,10 +166,17 @@ def builtin_types() -> list[str]:
 
 def builtin_samples(type_: str) -> list[Sample]:
     """The built-in samples of an integration type; empty when it has none."""
+    return list(_builtin_samples(type_))
+
+
+@cache
+def _builtin_samples(type_: str) -> tuple[Sample, ...]:
+    # Read once per process: a large program checks many integrations of one type.
     entry = _samples_dir().joinpath(f"{type_}.json")
     if not type_ or not entry.is_file():
-        return []
-    return parse_samples(json.loads(entry.read_text(encoding="utf-8")), f"built-in {type_}")
+        return ()
+    document = json.loads(entry.read_text(encoding="utf-8"))
+    return tuple(parse_samples(document, f"built-in {type_}"))
 
 
 def parse_samples(document: Any, origin: str) -> list[Sample]:

@@ -1,7 +1,7 @@
 """The public `Integration` resource and the shapes of its arguments."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the SDK evaluates this class's
+# annotations on every registration, and strings would be parsed again each time.
 import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
@@ -189,7 +189,7 @@ class Integration(Resource, module="oncall", name="Integration"):
         opts: pulumi.ResourceOptions | None = None,
         *,
         connection: str | None = None,
-    ) -> Integration:
+    ) -> "Integration":
         """Read an existing integration by id, with all its fields as outputs.
 
         The integration is not managed: nothing is created, changed or deleted.

@@ -9,6 +9,7 @@ with `pulumi.log`. The stack setting `oncall:templateChecks` picks the mode: `wa
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -386,6 +387,22 @@ def schedule(
     except rendering.SampleError as exc:
         raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
     strict = current == "strict"
+    if not any(_deferred(v) for v in (type_, templates, dynamic_labels, labels)):
+        # Plain values (the common case) are checked at once; only findings need the
+        # resource's URN, so a clean integration costs no Output machinery at all.
+        result = check(
+            integration,
+            type_=type_ if isinstance(type_, str) else None,
+            templates=templates,
+            dynamic_labels=dynamic_labels,
+            labels=labels,
+            samples=user_samples,
+        )
+        if sink is not None:
+            sink(result)
+            return
+        if not result.findings:
+            return
     inputs = pulumi.Output.all(resource.urn, type_, templates, dynamic_labels, labels)
     if strict:
         _strict.pending += 1
@@ -417,6 +434,15 @@ def schedule(
 
     # Nothing reads the result: the runtime waits for every output before it ends.
     _: pulumi.Output[None] = inputs.apply(report, run_with_unknowns=True)
+
+
+def _deferred(value: Any) -> bool:
+    """Whether `value` holds anything not known yet: an Output or an awaitable."""
+    if isinstance(value, Mapping):
+        return any(_deferred(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_deferred(v) for v in value)
+    return isinstance(value, pulumi.Output) or inspect.isawaitable(value)
 
 
 def _fail_when_all_reported(integration: str, findings: int) -> None:

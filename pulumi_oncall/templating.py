@@ -164,8 +164,12 @@ def environment() -> SandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=4096)
 def compile_error(source: str) -> str | None:
-    """Why the server would refuse `source`, or None when it compiles."""
+    """Why the server would refuse `source`, or None when it compiles.
+
+    Cached: large programs repeat the same templates, and check runs on each.
+    """
     try:
         environment().parse(source)
         # parse() accepts unknown filters; compiling resolves them.
