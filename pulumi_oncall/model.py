@@ -325,12 +325,6 @@ def adopt_payload(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[
     return _wire(changes)
 
 
-def restore_payload(remote: Mapping[str, Any], changed: Mapping[str, Any]) -> dict[str, Any]:
-    """A PUT body that puts back, from `remote` as it was, what `changed` touched."""
-    paths = declared(changed).keys()
-    return _wire({p: lookup(remote, p) for p in paths})
-
-
 def unsupported(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
     """Declared fields that this server cannot store, judging by one of its bodies.
 

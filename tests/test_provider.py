@@ -321,6 +321,24 @@ def test_import_id_refuses_a_missing_id_and_another_type(
     assert server(emulator, existing["id"])["type"] == "webhook"
 
 
+def test_adopting_with_fields_the_server_cannot_store_changes_nothing(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    existing = provider.client().create_integration({"type": "webhook", "name": "oss"})
+    emulator.admin("DELETE", "requests")
+    spec = {
+        "type": "webhook",
+        "name": "oss",
+        "description_short": "would change",
+        "labels": {"env": "prod"},
+        "import_id": existing["id"],
+    }
+    with pytest.raises(OnCallError, match=r"cannot store labels .*Grafana Cloud.*left untouched"):
+        provider.create(checked(provider, spec))
+    assert [m for m, _ in api_log(emulator)] == ["GET"]
+    assert server(emulator, existing["id"]) == existing
+
+
 def test_a_type_that_cannot_be_created_can_still_be_adopted(provider: IntegrationProvider) -> None:
     spec = {"type": "legacy_alertmanager", "name": "old"}
     assert [f.property for f in provider.check({}, spec).failures] == ["type"]
@@ -395,4 +413,18 @@ def test_failed_update_leaves_the_integration_as_it_was(
     with pytest.raises(OnCallError, match="team_id: Object does not exist") as info:
         provider.update(created.id, created.outs, news)
     assert "'keep'" in str(info.value)
+    assert server(emulator, created.id) == before
+
+
+def test_an_update_the_server_cannot_store_changes_nothing(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    inputs = checked(provider, {"type": "webhook", "name": "oss", "description_short": "before"})
+    created = provider.create(inputs)
+    before = server(emulator, created.id)
+    emulator.admin("DELETE", "requests")
+    news = {**inputs, "description_short": "after", "labels": {"env": "prod"}}
+    with pytest.raises(OnCallError, match=r"cannot store labels .*nothing was changed"):
+        provider.update(created.id, created.outs, news)
+    assert [m for m, _ in api_log(emulator)] == ["GET"]
     assert server(emulator, created.id) == before
