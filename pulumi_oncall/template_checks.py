@@ -387,17 +387,24 @@ def schedule(
     except rendering.SampleError as exc:
         raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
     strict = current == "strict"
-    if not any(_deferred(v) for v in (type_, templates, dynamic_labels, labels)):
+
+    def run(values: Sequence[Any], quote: bool = True) -> Report:
+        type_value, templates_value, dynamic_value, labels_value = values
+        return check(
+            integration,
+            type_=type_value if isinstance(type_value, str) else None,
+            templates=templates_value,
+            dynamic_labels=dynamic_value,
+            labels=labels_value,
+            samples=user_samples,
+            quote=quote,
+        )
+
+    plain = (type_, templates, dynamic_labels, labels)
+    if not any(_deferred(v) for v in plain):
         # Plain values (the common case) are checked at once; only findings need the
         # resource's URN, so a clean integration costs no Output machinery at all.
-        result = check(
-            integration,
-            type_=type_ if isinstance(type_, str) else None,
-            templates=templates,
-            dynamic_labels=dynamic_labels,
-            labels=labels,
-            samples=user_samples,
-        )
+        result = run(plain)
         if sink is not None:
             sink(result)
             return
@@ -410,16 +417,7 @@ def schedule(
     async def report(values: Any) -> None:
         if isinstance(values, Unknown):
             values = [None, values, values, values, values]
-        _, type_value, templates_value, dynamic_value, labels_value = values
-        result = check(
-            integration,
-            type_=type_value if isinstance(type_value, str) else None,
-            templates=templates_value,
-            dynamic_labels=dynamic_value,
-            labels=labels_value,
-            samples=user_samples,
-            quote=not await inputs.is_secret(),
-        )
+        result = run(values[1:], quote=not await inputs.is_secret())
         if sink is not None:
             sink(result)
             return
