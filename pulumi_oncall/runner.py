@@ -63,7 +63,11 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         state = Path(backend.removeprefix("file://").split("?")[0]).expanduser()
         state.mkdir(parents=True, exist_ok=True)
 
-    if pulumi(["stack", "select", args.stack], cwd, env, check=False) != 0:
+    # Select the stack, or create it; the probe's "no stack named ..." is expected.
+    probe = subprocess.run(
+        ["pulumi", "stack", "select", args.stack], cwd=cwd, env=env, capture_output=True
+    )
+    if probe.returncode != 0:
         pulumi(["stack", "init", args.stack], cwd, env)
 
     command = [args.command, *(["--yes"] if args.command != "preview" else []), *extra]
