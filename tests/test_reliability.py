@@ -154,8 +154,24 @@ def interrupted_up(project: Project, emulator: Any, count: int, sig: signal.Sign
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
+        if sig == signal.SIGKILL:
+            sweep(project.dir)
     assert 0 < len(live(emulator)) < count
     emulator.admin("PUT", "faults", {"latency_ms": 0})
+
+
+def sweep(project_dir: Path) -> None:
+    """Kill what the SIGKILL left behind: the program runner is not in the CLI's process
+    group, and without its engine it waits forever."""
+    marker = str(project_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def assert_next_up_converges(project: Project, emulator: Any, count: int) -> None:
