@@ -105,11 +105,13 @@ class IntegrationProvider(ResourceProvider):
         inputs = model.normalise(_plain(news))
         problems = model.validate(inputs)
         connection = inputs.get("connection")
-        if not model.is_unknown(connection):
-            try:
-                self.settings(connection)
-            except ConfigurationError as exc:
-                problems.append(("connection" if connection else "", str(exc)))
+        if model.is_unknown(connection):
+            # Where to look is not known yet: references are checked when it is.
+            return CheckResult(inputs, [CheckFailure(p, r) for p, r in problems])
+        try:
+            self.settings(connection)
+        except ConfigurationError as exc:
+            problems.append(("connection" if connection else "", str(exc)))
         if not problems:
             # Only a valid spec is worth the (cached) calls that check references.
             problems = self._check_references(inputs)

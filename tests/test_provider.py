@@ -428,3 +428,12 @@ def test_an_update_the_server_cannot_store_changes_nothing(
         provider.update(created.id, created.outs, news)
     assert [m for m, _ in api_log(emulator)] == ["GET"]
     assert server(emulator, created.id) == before
+
+
+def test_references_wait_for_a_connection_not_known_yet(
+    provider: IntegrationProvider, emulator: Any
+) -> None:
+    emulator.admin("DELETE", "requests")
+    spec = {"type": "webhook", "name": "later", "team_id": "TNOSUCH", "connection": model.UNKNOWN}
+    assert provider.check({}, spec).failures == []
+    assert api_log(emulator) == []
