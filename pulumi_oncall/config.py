@@ -120,10 +120,6 @@ def _normalise_token(token: str) -> str:
     return token
 
 
-def connection_names(get: Getter) -> list[str]:
-    return sorted(_connections(get))
-
-
 def _connections(get: Getter) -> dict[str, Any]:
     raw = get(CONNECTIONS_KEY)
     if raw is None or raw == "":

@@ -183,7 +183,6 @@ PROVIDER_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind != "pr
 REPLACE_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.replaces)
 # Mappings sent as a whole: their entries have no meaning one by one on the wire.
 MAPPING_FIELDS: tuple[str, ...] = ("labels", "dynamic_labels")
-CLOUD_ONLY_FIELDS = frozenset(MAPPING_FIELDS)
 
 # Outputs that only the server sets.
 OUTPUT_DOCS: dict[str, str] = {
