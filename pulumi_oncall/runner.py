@@ -31,8 +31,11 @@ EMULATOR_DIR_ENV = "PULUMI_ONCALL_EMULATOR_DIR"
 EMULATOR_PUBLIC_URL = "http://oncall.localhost"
 
 
-def pulumi(args: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> int:
-    return subprocess.run(["pulumi", *args], cwd=cwd, env=env, check=check).returncode
+def pulumi(
+    args: list[str], cwd: Path, env: dict[str, str], check: bool = True, quiet: bool = False
+) -> int:
+    command = ["pulumi", *args]
+    return subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=quiet).returncode
 
 
 def stack_has(key: str, cwd: Path, env: dict[str, str]) -> bool:
@@ -64,10 +67,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         state.mkdir(parents=True, exist_ok=True)
 
     # Select the stack, or create it; the probe's "no stack named ..." is expected.
-    probe = subprocess.run(
-        ["pulumi", "stack", "select", args.stack], cwd=cwd, env=env, capture_output=True
-    )
-    if probe.returncode != 0:
+    if pulumi(["stack", "select", args.stack], cwd, env, check=False, quiet=True) != 0:
         pulumi(["stack", "init", args.stack], cwd, env)
 
     command = [args.command, *(["--yes"] if args.command != "preview" else []), *extra]
