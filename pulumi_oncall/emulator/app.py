@@ -158,8 +158,7 @@ def create_app(state: EmulatorState) -> Flask:
         if plan.latency_s:
             time.sleep(plan.latency_s)
         if plan.drop_before:
-            g.fault = "drop_before"
-            _drop_connection()
+            g.fault = "drop_before"  # dropped once logged, in record()
             return _html(SERVER_ERROR_HTML, 500)
         if plan.fail_status is not None:
             g.fault = "fail"
@@ -195,9 +194,10 @@ def create_app(state: EmulatorState) -> Flask:
         if not g.get("api"):
             return response
         fault = g.get("fault")
+        drop = fault == "drop_before"
         if g.get("admitted") and request.method in WRITE_METHODS and g.plan.drop_after:
             fault = "drop_after"
-            _drop_connection()
+            drop = True
         user = g.get("user")
         state.log.add(
             {
@@ -210,6 +210,9 @@ def create_app(state: EmulatorState) -> Flask:
                 "time": time.time(),
             }
         )
+        # Logged first: the client's next request may arrive as soon as the drop does.
+        if drop:
+            _drop_connection()
         return response
 
     # Errors
