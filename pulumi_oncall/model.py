@@ -434,8 +434,11 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
         for p in old.keys() | new.keys()
         if is_unknown(new.get(p)) or old.get(p) != new.get(p)
     )
-    new_type = new.get(("type",))
-    replaces = ("type",) if "type" in changed or is_unknown(new_type) else ()
+    replaces = tuple(
+        name
+        for name in sorted(schema.REPLACE_FIELDS)
+        if name in changed or is_unknown(new.get((name,)))
+    )
     # Names are unique per team: keeping both means the old one must go first.
     same_slot = all(
         not is_unknown(new.get(p)) and old.get(p) == new.get(p) for p in (("name",), ("team_id",))

@@ -935,12 +935,14 @@ def test_rate_limit_per_user_with_retry_after(limited: Emu) -> None:
 
 def test_throttled_requests_do_not_count(limited: Emu) -> None:
     limited.admin("POST", "reset")
-    limited.admin("PUT", "faults", {"rate_limit": 1, "rate_window": 1})
+    limited.admin("PUT", "faults", {"rate_limit": 1, "rate_window": 2})
     try:
+        # Margins of about a second either way, so a loaded machine cannot flip them.
+        start = time.monotonic()
         assert call(limited, "GET", INTEGRATIONS, token="token-a").status_code == 200
-        time.sleep(0.5)
+        time.sleep(1.0)
         assert call(limited, "GET", INTEGRATIONS, token="token-a").status_code == 429
-        time.sleep(0.6)
+        time.sleep(max(0.0, start + 2.1 - time.monotonic()))
         # Only the first request was in the window, and it has left.
         assert call(limited, "GET", INTEGRATIONS, token="token-a").status_code == 200
     finally:
