@@ -161,14 +161,18 @@ def interrupted_up(project: Project, emulator: Any, count: int, sig: signal.Sign
 
 
 def sweep(project_dir: Path) -> None:
-    """Kill what the SIGKILL left behind: the program runner is not in the CLI's process
-    group, and without its engine it waits forever."""
-    marker = str(project_dir).encode()
+    """Kill what the SIGKILL left behind: the program runner, the language host and the
+    dynamic provider run outside the CLI's process group, and without their engine
+    they wait forever. They name the project in their command line or run in it."""
+    marker = str(project_dir.resolve())
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if marker in (entry / "cmdline").read_bytes():
+            cwd = os.readlink(entry / "cwd")
+            if marker.encode() in (entry / "cmdline").read_bytes() or (
+                cwd == marker or cwd.startswith(marker + os.sep)
+            ):
                 os.kill(int(entry.name), signal.SIGKILL)
         except OSError:
             continue
