@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from emulator_http import HTTP, call
 from emulator_seed import (
     CHAIN_DEFAULT,
     CHAIN_URGENT,
@@ -57,26 +58,6 @@ PAGE_KEYS = {
 }
 
 Emu = EmulatorProcess
-
-# One client for the module: a new one per request costs ~50 ms of TLS setup.
-HTTP = httpx.Client(timeout=10)
-
-
-def call(
-    emu: Emu,
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    token: str | None = TOKEN,
-    **kwargs: Any,
-) -> httpx.Response:
-    headers = dict(kwargs.pop("headers", {}))
-    if token is not None:
-        headers.setdefault("Authorization", token)
-    if body is not None:
-        kwargs["json"] = body
-    return HTTP.request(method, emu.url + path, headers=headers, **kwargs)
 
 
 def create(emu: Emu, body: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from emulator_http import HTTP, call
 from emulator_seed import CHAIN_DEFAULT, SEED, TEAM_DATABASE, TEAM_PLATFORM, TOKEN, VIEWER_TOKEN
 
 from pulumi_oncall.emulator import EmulatorError, EmulatorProcess
@@ -29,8 +30,6 @@ SYNCING = {"detail": "Organization being synced, please retry."}
 DENIED = {"detail": "You do not have permission to perform this action."}
 
 Emu = EmulatorProcess
-
-HTTP = httpx.Client(timeout=10)
 
 
 def _start(flavour: str, **kwargs: Any) -> EmulatorProcess:
@@ -80,26 +79,6 @@ def emu(request: pytest.FixtureRequest) -> EmulatorProcess:
     """Each flavour in turn, with service accounts."""
     process: EmulatorProcess = request.getfixturevalue(f"{request.param}_process")
     return _reset(process)
-
-
-def call(
-    emu: Emu,
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    token: str | None = TOKEN,
-    grafana_url: str | None = None,
-    **kwargs: Any,
-) -> httpx.Response:
-    headers = dict(kwargs.pop("headers", {}))
-    if token is not None:
-        headers["Authorization"] = token
-    if grafana_url is not None:
-        headers["X-Grafana-URL"] = grafana_url
-    if body is not None:
-        kwargs["json"] = body
-    return HTTP.request(method, emu.url + path, headers=headers, **kwargs)
 
 
 def create(emu: Emu, **fields: Any) -> dict[str, Any]:
