@@ -9,6 +9,7 @@ the API only ever takes the whole set.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,44 @@ NESTED = ("default_route", "templates")
 EMPTY_ID_PATHS: frozenset[Path] = frozenset(
     {("team_id",), ("default_route", "escalation_chain_id")}
 )
+
+
+# An OnCall id: ASCII letters and digits only, so that it is inert in a URL path.
+ID_PATTERN = re.compile(r"[A-Za-z0-9]+")
+
+
+def is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, for messages that must not repeat it (it may be a secret)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _shown_kind(value: Any) -> str:
+    return "an empty string" if value == "" else kind_of(value)
+
+
+def _id_problem(value: str, example: str) -> str | None:
+    if is_id(value):
+        return None
+    return (
+        f"must be an OnCall id such as {example!r}: ASCII letters and digits only, and "
+        "this one has other characters"
+    )
 
 
 def dotted(path: Path) -> str:
@@ -72,7 +111,7 @@ def _validate_type(type_: Any, adopting: bool) -> list[tuple[str, str]]:
     if type_ is None or (isinstance(type_, str) and not type_.strip()):
         return [("type", 'type is required, e.g. type="alertmanager"')]
     if not isinstance(type_, str):
-        return [("type", f"type must be a string, got {type_!r}")]
+        return [("type", f"type must be a string, got {kind_of(type_)}")]
     if is_unknown(type_) or type_ in schema.KNOWN_TYPES:
         return []
     if type_ in schema.REFUSED_TYPES:
@@ -108,25 +147,50 @@ def validate(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
         if value is None or is_unknown(value):
             continue
         if not isinstance(value, str):
-            failures.append((key, f"{key} must be a string, got {value!r}"))
+            failures.append((key, f"{key} must be a string, got {kind_of(value)}"))
         elif key == "name" and not value.strip():
             failures.append((key, "name must not be blank; omit it to use the resource name"))
-        elif len(value.strip() if key == "name" else value) > limit:
-            failures.append((key, f"{key} is {len(value)} characters; the limit is {limit}"))
+        elif len(value.strip()) > limit:
+            failures.append(
+                (key, f"{key} is {len(value.strip())} characters; the limit is {limit}")
+            )
 
     team_id = inputs.get("team_id")
-    if team_id is not None and not is_unknown(team_id) and not isinstance(team_id, str):
-        failures.append(
-            ("team_id", f"team_id must be a string id such as 'T...' (or \"\"), got {team_id!r}")
-        )
+    if team_id is not None and not is_unknown(team_id):
+        if not isinstance(team_id, str):
+            failures.append(
+                (
+                    "team_id",
+                    f"team_id must be a string id such as 'T...' (or \"\"), got {kind_of(team_id)}",
+                )
+            )
+        elif team_id and (problem := _id_problem(team_id, "TABC123")):
+            failures.append(("team_id", f"team_id {problem}"))
 
-    for key in ("connection", "import_id"):
-        value = inputs.get(key)
-        if value is None or is_unknown(value):
-            continue
-        if not isinstance(value, str) or not value.strip() or value != value.strip():
-            example = "'C...' (the integration's id)" if key == "import_id" else "'staging'"
-            failures.append((key, f"{key} must be a name such as {example}, got {value!r}"))
+    connection = inputs.get("connection")
+    if connection is not None and not is_unknown(connection):
+        if not isinstance(connection, str) or not connection.strip():
+            failures.append(
+                (
+                    "connection",
+                    "connection must be the name of an entry of oncall:connections, such as "
+                    f"'staging', got {_shown_kind(connection)}",
+                )
+            )
+        elif connection != connection.strip():
+            failures.append(("connection", "connection has surrounding spaces; remove them"))
+    if import_id is not None and not is_unknown(import_id):
+        if not isinstance(import_id, str):
+            failures.append(
+                (
+                    "import_id",
+                    f"import_id must be an integration id ('C...'), got {kind_of(import_id)}",
+                )
+            )
+        elif problem := _id_problem(import_id, "CABC123"):
+            failures.append(("import_id", f"import_id {problem}"))
+
+    failures.extend(_nul_problems(inputs))
 
     for section in NESTED:
         failures.extend(_validate_section(section, inputs.get(section)))
@@ -152,7 +216,11 @@ def _validate_section(section: str, value: Any) -> list[tuple[str, str]]:
             failures.extend(_validate_leaf(path, item))
         elif key == "escalation_chain_id":
             if not isinstance(item, str):
-                failures.append((dotted(path), f"must be a string id such as 'F...', got {item!r}"))
+                failures.append(
+                    (dotted(path), f"must be a string id such as 'F...', got {kind_of(item)}")
+                )
+            elif item and (problem := _id_problem(item, "FABC123")):
+                failures.append((dotted(path), problem))
         elif not isinstance(item, Mapping):
             failures.append((dotted(path), f"must be a mapping, got {type(item).__name__}"))
         else:
@@ -170,9 +238,11 @@ def _validate_leaf(path: Path, value: Any) -> list[tuple[str, str]]:
         return []
     where = dotted(path)
     if path[-1] == "enabled":
-        return [] if isinstance(value, bool) else [(where, f"must be true or false, got {value!r}")]
+        if isinstance(value, bool):
+            return []
+        return [(where, f"must be true or false, got {kind_of(value)}")]
     if not isinstance(value, str):
-        return [(where, f"must be a string, got {value!r}")]
+        return [(where, f"must be a string, got {kind_of(value)}")]
     if path[0] in ("templates", "dynamic_labels"):
         error = compile_error(value)
         if error:
@@ -192,7 +262,7 @@ def _validate_labels(key: str, value: Any) -> list[tuple[str, str]]:
         if is_unknown(name) or is_unknown(item):
             continue
         if not isinstance(name, str) or not name.strip():
-            failures.append((key, f"label keys must be non-empty strings, got {name!r}"))
+            failures.append((key, f"label keys must be non-empty strings, got {kind_of(name)}"))
         elif item is None or (isinstance(item, str) and not item.strip()):
             failures.append((f"{key}.{name}", "a label needs a non-empty value"))
         else:
@@ -200,13 +270,45 @@ def _validate_labels(key: str, value: Any) -> list[tuple[str, str]]:
     return failures
 
 
+def _nul_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Strings holding NUL, which OnCall refuses ("Null characters are not allowed.")."""
+    found: list[tuple[str, str]] = []
+
+    def walk(path: Path, value: Any) -> None:
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(
+                    (dotted(path), "contains a NUL character (\\x00), which OnCall refuses")
+                )
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk((*path, str(key)), key)
+                walk((*path, str(key)), item)
+
+    for key in schema.API_FIELDS:
+        walk((key,), inputs.get(key))
+    return list(dict.fromkeys(found))
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) and not is_unknown(value) else value
+
+
 def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs as the server will store them, so stored values compare equal."""
+    """The inputs as the server will store them, so stored values compare equal.
+
+    The server trims the surrounding spaces of names, descriptions and label keys
+    and values (not of templates, which it keeps as written).
+    """
     out = dict(inputs)
-    name = out.get("name")
-    if isinstance(name, str) and not is_unknown(name):
-        out["name"] = name.strip()
-    return out
+    for key in ("name", "description_short"):
+        out[key] = _trimmed(out.get(key))
+    for key in schema.MAPPING_FIELDS:
+        labels = out.get(key)
+        if isinstance(labels, Mapping):
+            static = key == "labels"
+            out[key] = {_trimmed(k): (_trimmed(v) if static else v) for k, v in labels.items()}
+    return {k: v for k, v in out.items() if k in inputs}
 
 
 # -- flat specs ---------------------------------------------------------------
@@ -331,19 +433,17 @@ def unsupported(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[st
     Servers leave out of their bodies what they do not support (labels and msteams
     on the open-source engine), and drop such fields from requests silently.
     """
-    paths = declared(inputs).keys()
-    out = []
-    for path in sorted(paths):
-        if path[0] in schema.MAPPING_FIELDS:
-            missing = path[0] not in remote
-        elif path[0] in NESTED and len(path) == 3:
-            section = remote.get(path[0])
-            missing = not isinstance(section, Mapping) or path[1] not in section
-        else:
-            missing = False
-        if missing:
-            out.append(_with_hint(path))
-    return out
+    return [_with_hint(path) for path in sorted(declared(inputs)) if _absent(remote, path)]
+
+
+def _absent(remote: Mapping[str, Any], path: Path) -> bool:
+    """Whether the server's body has no place at all for `path`."""
+    if path[0] in schema.MAPPING_FIELDS:
+        return path[0] not in remote
+    if path[0] in NESTED and len(path) == 3:
+        section = remote.get(path[0])
+        return not isinstance(section, Mapping) or path[1] not in section
+    return False
 
 
 def _with_hint(path: Path) -> str:
@@ -360,6 +460,17 @@ def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
     """Declared fields the server did not keep (it drops what it does not support)."""
     return [
         _with_hint(path)
+        for path, value in declared(inputs).items()
+        if lookup(remote, path) != value
+    ]
+
+
+def unstored_reasons(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
+    """`unstored`, each with why: unsupported, or kept with another value."""
+    return [
+        _with_hint(path)
+        if _absent(remote, path)
+        else f"{dotted(path)} (it keeps another value than the declared one)"
         for path, value in declared(inputs).items()
         if lookup(remote, path) != value
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 import threading
 import traceback
@@ -36,6 +37,9 @@ from .exceptions import (
 )
 
 PROVIDER_KEY = "__provider"
+# The program's list of the inputs that hold secrets: the engine strips that
+# knowledge before it calls a dynamic provider.
+SECRET_KEYS = "__secret_inputs"
 
 
 class IntegrationProvider(ResourceProvider):
@@ -103,11 +107,13 @@ class IntegrationProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = model.normalise(_plain(news))
+        secret = inputs.get(SECRET_KEYS)
+        secret_keys = frozenset(secret) if isinstance(secret, list) else frozenset()
         problems = model.validate(inputs)
         connection = inputs.get("connection")
-        if model.is_unknown(connection):
-            # Where to look is not known yet: references are checked when it is.
-            return CheckResult(inputs, [CheckFailure(p, r) for p, r in problems])
+        if model.is_unknown(connection) or any(p == "connection" for p, _ in problems):
+            # Where to look is not known (or not valid): references are checked when it is.
+            return CheckResult(inputs, _failures(problems, secret_keys))
         try:
             self.settings(connection)
         except ConfigurationError as exc:
@@ -115,8 +121,7 @@ class IntegrationProvider(ResourceProvider):
         if not problems:
             # Only a valid spec is worth the (cached) calls that check references.
             problems = self._check_references(inputs)
-        failures = [CheckFailure(prop, reason) for prop, reason in problems]
-        return CheckResult(inputs, failures)
+        return CheckResult(inputs, _failures(problems, secret_keys))
 
     def _check_references(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
         team_id = inputs.get("team_id")
@@ -193,13 +198,12 @@ class IntegrationProvider(ResourceProvider):
                 raise
             existing = client.find_integration(props["name"], props.get("team_id") or None)
             raise ConflictError(_conflict_message(props, existing)) from None
-        missing = model.unstored(props, remote)
+        missing = model.unstored_reasons(props, remote)
         if missing:
             # Leave nothing behind that the state does not know about.
             client.delete_integration(remote["id"])
             raise OnCallError(
-                "the server did not store " + ", ".join(missing) + "; remove them from the "
-                "program or use a server that supports them (nothing was created)"
+                "the server did not store " + ", ".join(missing) + "; nothing was created"
             )
         return remote
 
@@ -234,12 +238,21 @@ class IntegrationProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = _plain(props)
         connection = props.get("connection")
+        getting = not model.declared(props)  # Integration.get: nothing is declared
         try:
+            if not model.is_id(id_):
+                raise NotFoundError(f"{id_!r} is not an integration id")
             if self.bulk_reads:
                 remote = self._catalog(connection).integrations.get(id_)
             else:
                 remote = self.client(connection).get_integration(id_)
         except NotFoundError:
+            if getting:
+                raise OnCallError(
+                    f"Integration.get: no integration with id {id_!r} on this OnCall (ids are "
+                    "ASCII letters and digits, such as 'CABC123'); look one up by name with "
+                    'pulumi_oncall.get_integration(name="...").id'
+                ) from None
             return ReadResult(None, {})
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
@@ -268,7 +281,7 @@ class IntegrationProvider(ResourceProvider):
             remote = client.update_integration(id_, payload) if payload else None
             if remote is None:
                 remote = client.get_integration(id_)
-            missing = model.unstored(news, remote)
+            missing = model.unstored_reasons(news, remote)
             if missing:
                 raise OnCallError("the server did not store " + ", ".join(missing))
         except OnCallError as exc:
@@ -286,6 +299,27 @@ class IntegrationProvider(ResourceProvider):
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
         self._catalog(connection).integrations.forget(id_)
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _failures(problems: list[tuple[str, str]], secret_keys: frozenset[str]) -> list[CheckFailure]:
+    """Check failures; those on a secret input name it in the reason only.
+
+    The engine prints the value of a failure's property, secret or not. Reasons never
+    repeat a value of free text.
+    """
+    failures = []
+    for prop, reason in problems:
+        if prop.split(".", 1)[0] in secret_keys:
+            shown = reason if reason.startswith(prop) else f"{prop}: {reason}"
+            # Jinja's messages quote the template's own tokens.
+            shown = _QUOTED.sub("'...'", shown)
+            failures.append(CheckFailure("", f"{shown} (a secret: its value is not shown)"))
+        else:
+            failures.append(CheckFailure(prop, reason))
+    return failures
 
 
 def _touches_cloud_only(payload: Mapping[str, Any]) -> bool:

@@ -10,8 +10,8 @@ import pulumi
 from pulumi.dynamic import Resource, ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
-from . import schema, template_checks
-from .provider import PROVIDER_KEY, IntegrationProvider
+from . import model, program_checks, schema, template_checks
+from .provider import PROVIDER_KEY, SECRET_KEYS, IntegrationProvider
 
 TemplateInput = pulumi.Input[str] | None
 # A sample alert payload, or the path of a JSON file holding one.
@@ -159,9 +159,12 @@ class Integration(Resource, module="oncall", name="Integration"):
             rendered against at preview, instead of the type's built-in samples.
         :param opts: Resource options.
         """
+        if name is None and import_id is None:
+            # With import_id, an undeclared name keeps the adopted integration's.
+            name = resource_name
         args: dict[str, Any] = {
             "type": type,
-            "name": resource_name if name is None else name,
+            "name": name,
             "team_id": team_id,
             "description_short": description_short,
             "default_route": default_route,
@@ -172,7 +175,16 @@ class Integration(Resource, module="oncall", name="Integration"):
             "import_id": import_id,
             "template_samples": template_samples,
         }
-        self._register(resource_name, {key: args[key] for key in schema.PROVIDER_FIELDS}, opts)
+        program_checks.plain_problems(resource_name, args)
+        props = {key: args[key] for key in schema.PROVIDER_FIELDS}
+        secrets = program_checks.secret_keys(props)
+        if secrets is not None:
+            props[SECRET_KEYS] = secrets
+        self._register(resource_name, props, opts)
+        program_checks.claim_name(resource_name, name, team_id, connection, import_id)
+        program_checks.announce_adoption(
+            self, import_id, connection, {k: v for k, v in args.items() if k in schema.API_FIELDS}
+        )
         template_checks.schedule(
             self,
             type_=type,
@@ -199,6 +211,12 @@ class Integration(Resource, module="oncall", name="Integration"):
         :param opts: Resource options.
         :param connection: A named connection of `oncall:connections`; None for the default.
         """
+        if isinstance(id, str) and not model.is_id(id):
+            raise pulumi.RunError(
+                f"Integration.get({resource_name!r}): {id!r} is not an integration id (ASCII "
+                "letters and digits, such as 'CABC123'); look one up by name with "
+                'pulumi_oncall.get_integration(name="...").id'
+            )
         integration = Integration.__new__(Integration)
         props: dict[str, Any] = dict.fromkeys(schema.PROVIDER_FIELDS)
         props["connection"] = connection

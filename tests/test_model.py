@@ -260,3 +260,52 @@ def test_adopt_payload_holds_only_what_differs() -> None:
     different = {**same, "description_short": "new", "templates": {"web": {"title": "b"}}}
     payload = model.adopt_payload(remote, different)
     assert payload == {"description_short": "new", "templates": {"web": {"title": "b"}}}
+
+
+def test_ids_are_ascii_letters_and_digits() -> None:
+    for crafted in ("../teams", "C1/..", "C1?x", "C1%2F", "C 1", "C1.", "Cé1", "C\n1"):
+        got = failures(
+            import_id=crafted, team_id=crafted, default_route={"escalation_chain_id": crafted}
+        )
+        assert "ASCII letters and digits" in got["import_id"]
+        assert "ASCII letters and digits" in got["team_id"]
+        assert "ASCII letters and digits" in got["default_route.escalation_chain_id"]
+        assert crafted not in got["import_id"]
+    assert (
+        failures(import_id="CABC123", team_id="", default_route={"escalation_chain_id": ""}) == {}
+    )
+
+
+def test_nul_characters_are_refused_wherever_they_are() -> None:
+    got = failures(
+        description_short="a\u0000b",
+        templates={"slack": {"title": "x\u0000"}},
+        labels={"k\u0000": "v"},
+    )
+    assert "NUL" in got["description_short"]
+    assert "NUL" in got["templates.slack.title"]
+    assert any(k.startswith("labels.") and "NUL" in v for k, v in got.items())
+
+
+def test_normalise_trims_what_the_server_trims() -> None:
+    out = model.normalise(
+        {
+            "name": " n ",
+            "description_short": " d\n",
+            "labels": {" env ": " prod "},
+            "dynamic_labels": {" sev ": " {{ payload.sev }} "},
+            "templates": {"slack": {"title": " t "}},
+        }
+    )
+    assert out["name"] == "n" and out["description_short"] == "d"
+    assert out["labels"] == {"env": "prod"}
+    # Dynamic label values are templates: kept as written, like templates.
+    assert out["dynamic_labels"] == {"sev": " {{ payload.sev }} "}
+    assert out["templates"] == {"slack": {"title": " t "}}
+    assert "team_id" not in model.normalise({"name": "x"})
+
+
+def test_wrong_kinds_are_described_without_the_value() -> None:
+    got = failures(team_id=42.0, description_short=["secret-ish"])
+    assert got["team_id"].endswith("got a number")
+    assert "secret-ish" not in got["description_short"]

@@ -13,7 +13,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_oncall import model
 from pulumi_oncall.exceptions import ConflictError, OnCallError
-from pulumi_oncall.provider import IntegrationProvider
+from pulumi_oncall.provider import SECRET_KEYS, IntegrationProvider
 
 
 def configured(url: str, token: str = TOKEN, **extra: str) -> IntegrationProvider:
@@ -437,3 +437,39 @@ def test_references_wait_for_a_connection_not_known_yet(
     spec = {"type": "webhook", "name": "later", "team_id": "TNOSUCH", "connection": model.UNKNOWN}
     assert provider.check({}, spec).failures == []
     assert api_log(emulator) == []
+
+
+def test_failures_on_secret_inputs_name_no_property_and_quote_nothing(
+    provider: IntegrationProvider,
+) -> None:
+    news = {
+        "type": "webhook",
+        "name": "n" * 151,
+        "templates": {"grouping_key": "{{ x hidden-token"},
+        "description_short": "d" * 251,
+        SECRET_KEYS: ["name", "templates"],
+    }
+    failures = provider.check({}, news).failures
+    by_reason = {f.reason: f.property for f in failures}
+    secret = [r for r in by_reason if "a secret" in r]
+    assert len(secret) == 2 and all(by_reason[r] == "" for r in secret)
+    assert not any("hidden-token" in r for r in by_reason)
+    assert any(p == "description_short" for p in by_reason.values())  # not a secret
+
+
+def test_an_invalid_connection_is_not_looked_up(provider: IntegrationProvider) -> None:
+    for connection in (5.0, "", " staging "):
+        failures = provider.check({}, {"type": "webhook", "name": "x", "connection": connection})
+        reasons = " ".join(f.reason for f in failures.failures)
+        assert [f.property for f in failures.failures] == ["connection"]
+        assert "oncall:connections." not in reasons
+
+
+def test_get_of_a_missing_or_crafted_id_fails_while_refresh_reports_gone(
+    provider: IntegrationProvider,
+) -> None:
+    unmanaged = dict.fromkeys(("type", "name", "team_id", "connection"))
+    for crafted in ("CNOSUCH1", "C1/../C2", "../teams"):
+        with pytest.raises(OnCallError, match="get_integration"):
+            provider.read(crafted, unmanaged)
+    assert provider.read("CNOSUCH1", {"type": "webhook", "name": "x"}).id is None
