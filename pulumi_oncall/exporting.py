@@ -6,12 +6,17 @@
 Each integration becomes an `Integration(...)` with its current non-default fields
 and `import_id`, so `pulumi up` adopts it without changing it. The token is read from
 GRAFANA_ONCALL_ACCESS_TOKEN only, never from a flag (flags end up in shell history).
+
+Everything the server sent is untrusted: it reaches the program only as escaped
+string literals, or in comments that cannot hold a line break, so a crafted name
+can never become code.
 """
 
 from __future__ import annotations
 
 import argparse
 import keyword
+import math
 import os
 import re
 import sys
@@ -25,6 +30,15 @@ from .exceptions import OnCallError
 
 LINE_LENGTH = 88
 INDENT = "    "
+# Comments are cut there: a server's text may be long.
+MAX_COMMENT = 300
+
+# What `import_id` takes (the provider refuses anything else): inert in a URL path.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9]+")
+
+
+class _Unwritable(ValueError):
+    """A server value that has no Python literal (NaN, infinity, a non-JSON type)."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -56,23 +70,35 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         client = config.shared_client(config.load(flags.get, os.environ))
         integrations = client.list_integrations()
-        teams = {t["id"]: t.get("name") for t in client.list_teams()}
-        chains = {c["id"]: c.get("name") for c in client.list_escalation_chains()}
+        teams = _names(client.list_teams())
+        chains = _names(client.list_escalation_chains())
     except OnCallError as exc:
         sys.exit(f"export: {exc}")
     chosen = [
         i
         for i in integrations
-        if (args.team_id is None or i.get("team_id") == args.team_id)
-        and (pattern is None or pattern.search(str(i.get("name"))))
+        if not isinstance(i, Mapping)  # left out by program(), with a comment
+        or (
+            (args.team_id is None or i.get("team_id") == args.team_id)
+            and (pattern is None or pattern.search(str(i.get("name"))))
+        )
     ]
     text = program(chosen, teams=teams, chains=chains, connection=args.connection)
     if args.output:
-        args.output.write_text(text)
+        args.output.write_text(text, encoding="utf-8")
         print(f"wrote {len(chosen)} integrations to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _names(items: list[Any]) -> dict[str, Any]:
+    """Id to name of teams or chains; entries without a string id are of no use."""
+    return {
+        i["id"]: i.get("name")
+        for i in items
+        if isinstance(i, Mapping) and isinstance(i.get("id"), str)
+    }
 
 
 def program(
@@ -84,14 +110,18 @@ def program(
 ) -> str:
     """The program's text: stable for the same integrations, whatever their order."""
     teams, chains = teams or {}, chains or {}
-    ordered = sorted(
-        integrations, key=lambda i: (str(i.get("name")), i.get("team_id") or "", i["id"])
-    )
-    kept: list[tuple[JSONObject, str | None]] = []
-    skipped: list[tuple[JSONObject, str | None]] = []
+    ordered = sorted(integrations, key=_order)
+    kept: list[tuple[JSONObject, list[str]]] = []
+    skipped: list[tuple[Any, str]] = []
     for item in ordered:
         reason = _why_not(item)
-        (skipped if reason else kept).append((item, reason))
+        if reason is None:
+            try:
+                kept.append((item, _arguments(item, teams, chains, connection)))
+                continue
+            except _Unwritable as exc:
+                reason = str(exc)
+        skipped.append((item, reason))
 
     lines = [
         '"""Existing OnCall integrations, exported by `python -m pulumi_oncall export`.',
@@ -105,59 +135,103 @@ def program(
     ]
     resource_names: set[str] = set()
     variables: set[str] = set()
-    for item, _ in kept:
+    for item, arguments in kept:
         resource = _unique(_slug(str(item.get("name"))), resource_names, "-")
         variable = _unique(_identifier(resource), variables, "_")
-        lines += ["", *_integration(variable, resource, item, teams, chains, connection)]
+        lines += ["", f"{variable} = Integration(", f"{INDENT}{_str(resource)},"]
+        lines += [*arguments, ")"]
     if skipped:
         lines += [""]
         for item, reason in skipped:
-            what = f"{item.get('name')!r} ({item['id']}, type {item.get('type')})"
-            lines.append(f"# Left out: {what}: {reason}")
+            lines.append(_left_out(item, reason))
     return "\n".join(lines) + "\n"
 
 
-def _why_not(item: JSONObject) -> str | None:
-    type_ = str(item.get("type"))
+def _order(item: Any) -> tuple[str, str, str]:
+    if not isinstance(item, Mapping):
+        return ("", "", _sort_text(item))
+    return (
+        _sort_text(item.get("name")),
+        _sort_text(item.get("team_id")),
+        _sort_text(item.get("id")),
+    )
+
+
+def _sort_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else repr(value)
+
+
+def _left_out(item: Any, reason: str) -> str:
+    if not isinstance(item, Mapping):
+        return _comment(f"Left out: an entry that is not an object: {reason}")
+    name = item.get("name")
+    what = (
+        f"{repr(name) if isinstance(name, str) else _kind(name)} "
+        f"({_text(item.get('id'))}, type {_text(item.get('type'))})"
+    )
+    return _comment(f"Left out: {what}: {reason}")
+
+
+def _why_not(item: Any) -> str | None:
+    if not isinstance(item, Mapping):
+        return "the server sent it in an unknown shape."
+    id_ = item.get("id")
+    if not isinstance(id_, str) or _PLAIN_ID.fullmatch(id_) is None:
+        return (
+            "its id is not made of ASCII letters and digits only, so it cannot be "
+            "adopted with import_id (the provider refuses such ids)."
+        )
+    type_ = item.get("type")
+    if not isinstance(type_, str):
+        return "the server sent its type as " + _kind(type_) + "."
     if type_ in schema.UNMANAGEABLE_TYPES:
         return schema.UNMANAGEABLE_TYPES[type_] + "."
     if type_ not in schema.KNOWN_TYPES and type_ not in schema.REFUSED_TYPES:
         return "this version of pulumi-oncall does not know the type."
+    for key in ("default_route", "templates"):
+        if item.get(key) is not None and not isinstance(item[key], Mapping):
+            return f"the server sent its {key} as {_kind(item[key])}, not a mapping."
     return None
 
 
-def _integration(
-    variable: str,
-    resource: str,
+def _arguments(
     item: JSONObject,
     teams: Mapping[str, Any],
     chains: Mapping[str, Any],
     connection: str | None,
 ) -> list[str]:
-    spec = model.adoptable_spec(item)
-    out = [f"{variable} = Integration(", f"{INDENT}{_str(resource)},"]
+    """The argument lines of its `Integration(...)` after the resource name."""
+    try:
+        spec = model.adoptable_spec(item)
+        failures = model.validate({**spec, "import_id": item["id"]})
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise _Unwritable("the server sent it in an unexpected shape.") from exc
+    if failures:
+        # The preview would fail on it: say why here instead.
+        found = "; ".join(f"{prop}: {why}" for prop, why in failures)
+        raise _Unwritable(f"pulumi-oncall would refuse it as it is ({found}).")
+    out: list[str] = []
     for key in schema.API_FIELDS:
         if key not in spec:
             continue
         value = spec[key]
-        comment = None
         if key == "team_id":
-            comment = teams.get(value)
-        if key == "default_route" and "escalation_chain_id" in value:
-            chain = value["escalation_chain_id"]
-            out += _block(
-                f"{INDENT}{key}=",
-                value,
-                INDENT,
-                comments={"escalation_chain_id": chains.get(chain)},
-            )
-            continue
-        out += _block(f"{INDENT}{key}=", value, INDENT, trailing=comment)
+            out += _block(f"{INDENT}{key}=", value, INDENT, trailing=_name_of(teams, value))
+        elif key == "default_route" and "escalation_chain_id" in value:
+            chain = _name_of(chains, value["escalation_chain_id"])
+            out += _block(f"{INDENT}{key}=", value, INDENT, comments={"escalation_chain_id": chain})
+        else:
+            out += _block(f"{INDENT}{key}=", value, INDENT)
     if connection:
         out.append(f"{INDENT}connection={_str(connection)},")
     out.append(f"{INDENT}import_id={_str(item['id'])},")
-    out.append(")")
     return out
+
+
+def _name_of(names: Mapping[str, Any], id_: Any) -> Any:
+    return names.get(id_) if isinstance(id_, str) else None
 
 
 def _block(
@@ -169,33 +243,85 @@ def _block(
     comments: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """`prefix` + value + "," as lines, one line when it fits, as ruff formats it."""
-    comment = f"  # {trailing}" if trailing else ""
-    one = f"{prefix}{_inline(value)},"
+    comment = f"  {_comment(_text(trailing))}" if trailing else ""
+    one = f"{prefix}{_literal(value)},"
     named = comments and any(comments.values())
     if isinstance(value, Mapping) and value and (len(one) > LINE_LENGTH or named):
         inner = indent + INDENT
         lines = [prefix + "{"]
         for k, v in value.items():
             note = (comments or {}).get(k)
-            lines += _block(f"{inner}{_str(k)}: ", v, inner, trailing=note)
+            lines += _block(f"{inner}{_literal(k)}: ", v, inner, trailing=note)
         return [*lines, indent + "},"]
     return [one + comment]
 
 
-def _inline(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_str(k)}: {_inline(v)}" for k, v in value.items()) + "}"
+def _literal(value: Any) -> str:
+    """Python source for a JSON value, which evaluates to exactly that value."""
     if isinstance(value, str):
         return _str(value)
-    return repr(value)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        try:
+            return repr(value)
+        except ValueError as exc:  # more digits than int() may print
+            raise _Unwritable("the server sent a number too long to write.") from exc
+    if type(value) is float:
+        raise _Unwritable("the server sent a number that is not finite (NaN or infinity).")
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    raise _Unwritable(f"the server sent {_kind(value)}, which JSON does not have.")
 
 
 def _str(text: str) -> str:
-    """A string literal in ruff's preferred quotes: double, unless that needs more escapes."""
-    literal = repr(text)
-    if literal.startswith("'") and '"' not in text:
-        literal = '"' + literal[1:-1].replace("\\'", "'") + '"'
-    return literal
+    """A string literal as ruff writes it: double quotes unless the text holds more
+    double than single quotes; every character that is not printable escaped, so
+    that no line break or control character ever appears in the source."""
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    out = []
+    for char in text:
+        if char == "\\" or char == quote:
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])  # \n, \x85, \u2028, \ud800, ...
+    return quote + "".join(out) + quote
+
+
+def _text(value: Any) -> str:
+    """Server text fit for a comment: as it is when all printable, else a literal."""
+    if isinstance(value, str):
+        return value if value.isprintable() else _str(value)
+    return f"({_kind(value)})"
+
+
+def _comment(text: str) -> str:
+    """A one-line comment, whatever `text` holds."""
+    if not text.isprintable():
+        text = _str(text)
+    if len(text) > MAX_COMMENT:
+        text = text[:MAX_COMMENT] + "..."
+    return f"# {text}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def _slug(name: str) -> str:

@@ -24,8 +24,23 @@ from emulator_seed import (
     VIEWER_TOKEN,
 )
 
-from pulumi_oncall.emulator import EmulatorError, EmulatorProcess, FaultSettings
+from pulumi_oncall.emulator import (
+    EmulatorConfig,
+    EmulatorError,
+    EmulatorProcess,
+    EmulatorState,
+    FaultSettings,
+    create_app,
+)
+from pulumi_oncall.emulator.constants import (
+    ADMIN_HEADER,
+    ADMIN_PREFIX,
+    ADMIN_SECRET_ENV,
+    LISTENING,
+    TOKENS_ENV,
+)
 from pulumi_oncall.emulator.faults import FaultInjector
+from pulumi_oncall.emulator.server import is_loopback
 from pulumi_oncall.schema import TEMPLATE_FIELDS, TEMPLATE_GROUPS
 
 INTEGRATIONS = "/api/v1/integrations/"
@@ -466,6 +481,133 @@ def test_bad_bodies(
     else:
         assert response.json() == {"detail": 'Unsupported media type "text/plain" in request.'}
     assert rows(emulator) == []
+
+
+def raw(emu: Emu, method: str, path: str, content: bytes) -> httpx.Response:
+    return call(emu, method, path, content=content, headers={"Content-Type": "application/json"})
+
+
+def out_of_range(token: str) -> dict[str, str]:
+    return {
+        "detail": f"JSON parse error - Out of range float values are not JSON compliant: '{token}'"
+    }
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinities_are_json_parse_errors(emulator: Emu, token: str) -> None:
+    kept = create(emulator, name="kept")
+    body = f'{{"type": "webhook", "name": "n", "templates": {{"slak": [1, {token}]}}}}'
+    for method, path in (("POST", INTEGRATIONS), ("PUT", f"{INTEGRATIONS}{kept['id']}/")):
+        response = raw(emulator, method, path, body.encode())
+        assert (response.status_code, response.json()) == (400, out_of_range(token))
+    assert get(emulator, kept["id"]).json() == kept
+    assert [r["name"] for r in rows(emulator)] == ["kept"]
+    # The admin endpoints read bodies the same way.
+    faults = emulator.admin("GET", "faults")
+    response = raw(emulator, "PUT", "/emulator/faults/", f'{{"fail_rate": {token}}}'.encode())
+    assert (response.status_code, response.json()) == (400, out_of_range(token))
+    assert emulator.admin("GET", "faults") == faults
+
+
+NUL = "Null characters are not allowed."
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"name": "a\x00b"}, {"name": [NUL]}),
+        ({"description_short": "\x00"}, {"description_short": [NUL]}),
+        (
+            {"description_short": "d" * 250 + "\x00"},
+            {"description_short": ["Ensure this field has no more than 250 characters.", NUL]},
+        ),
+        (
+            {"name": "x\ud800", "description_short": "a\x00\udfff"},
+            {
+                "name": ["Surrogate characters are not allowed: U+D800."],
+                "description_short": [NUL, "Surrogate characters are not allowed: U+DFFF."],
+            },
+        ),
+        # Relational fields have no such validator: the lookup finds nothing.
+        ({"team_id": "T\x00"}, {"team_id": ["Object does not exist"]}),
+        (
+            {"default_route": {"escalation_chain_id": "F\x00"}},
+            {"escalation_chain_id": ["Object does not exist"]},
+        ),
+    ],
+)
+def test_char_fields_refuse_nul_and_surrogate_characters(
+    emulator: Emu, body: dict[str, Any], errors: dict[str, Any]
+) -> None:
+    # Serialised here: httpx's own encoding cannot carry a lone surrogate.
+    content = json.dumps({"type": "webhook", **body}).encode()
+    response = raw(emulator, "POST", INTEGRATIONS, content)
+    assert (response.status_code, response.json()) == (400, errors)
+    assert rows(emulator) == []
+    kept = create(emulator, name="kept")
+    response = raw(emulator, "PUT", f"{INTEGRATIONS}{kept['id']}/", json.dumps(body).encode())
+    assert (response.status_code, response.json()) == (400, errors)
+    assert get(emulator, kept["id"]).json() == kept
+
+
+def test_nul_in_type_and_templates(emulator: Emu) -> None:
+    response = call(emulator, "POST", INTEGRATIONS, {"type": "webhook\x00"})
+    assert (response.status_code, response.json()) == (400, {"detail": "Invalid integration type"})
+    # templates is a DictField, whose values DRF does not check: the server stores them.
+    obj = create(emulator, templates={"grouping_key": "a\x00", "web": {"title": "\x00b"}})
+    assert obj["templates"]["grouping_key"] == "a\x00"
+    assert get(emulator, obj["id"]).json()["templates"]["web"]["title"] == "\x00b"
+
+
+def nested(depth: int, leaf: str = "1") -> bytes:
+    return ('{"a": ' * depth + leaf + "}" * depth).encode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"type": "webhook", "templates": ' + nested(100_000) + b"}",
+    ],
+    ids=["list", "object"],
+)
+def test_deeply_nested_bodies_are_json_400s(emulator: Emu, content: bytes) -> None:
+    kept = create(emulator, name="kept")
+    faults = emulator.admin("GET", "faults")
+    for method, path in (
+        ("POST", INTEGRATIONS),
+        ("PUT", f"{INTEGRATIONS}{kept['id']}/"),
+        ("PUT", "/emulator/faults/"),
+    ):
+        response = raw(emulator, method, path, content)
+        assert response.status_code == 400, response.text[:200]
+        assert response.headers["content-type"] == "application/json"
+        message = response.json()["detail"]
+        assert message.startswith("JSON parse error - maximum recursion depth exceeded")
+    assert get(emulator, kept["id"]).json() == kept
+    assert emulator.admin("GET", "faults") == faults
+    assert len(rows(emulator)) == 1
+
+
+def test_nested_bodies_that_parse_are_answered_as_usual(emulator: Emu) -> None:
+    deep = nested(200).decode()
+    ignored = f'{{"type": "webhook", "name": "deep", "templates": {{"slak": {deep}}}}}'
+    response = raw(emulator, "POST", INTEGRATIONS, ignored.encode())
+    assert response.status_code == 201, response.text
+    assert response.json()["templates"] == get(emulator, response.json()["id"]).json()["templates"]
+    refused = f'{{"type": "webhook", "description_short": {deep}}}'
+    response = raw(emulator, "POST", INTEGRATIONS, refused.encode())
+    assert (response.status_code, response.json()) == (
+        400,
+        {"description_short": ["Not a valid string."]},
+    )
+
+
+def test_large_bodies_are_accepted(emulator: Emu) -> None:
+    # The real engine has no body limit of its own (a 60 MB template was stored).
+    message = "x" * 5_000_000
+    obj = create(emulator, templates={"web": {"message": message}})
+    assert get(emulator, obj["id"]).json()["templates"]["web"]["message"] == message
 
 
 # Name uniqueness
@@ -937,6 +1079,121 @@ def test_admin_secret(limited: Emu) -> None:
     assert limited.admin("GET", "faults")["rate_limit"] >= 1
 
 
+def admin_routes() -> list[tuple[str, str]]:
+    """Every (method, path) of the admin API, read from the app itself."""
+    state = EmulatorState(EmulatorConfig(admin_tokens=(TOKEN,)))
+    try:
+        rules = list(create_app(state).url_map.iter_rules())
+    finally:
+        state.store.close()
+    return sorted(
+        (method, rule.rule)
+        for rule in rules
+        if rule.rule.startswith(ADMIN_PREFIX)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    )
+
+
+# What each write would do if it got through.
+ADMIN_WRITES: dict[str, Any] = {
+    "/emulator/faults/": {"fail_rate": 1.0},
+    "/emulator/settings/": {"slack_connected": True, "grafana_reachable": True},
+    "/emulator/teams/": {"id": "TINTRUDER", "name": "intruder"},
+    "/emulator/escalation_chains/": {"id": "FINTRUDER", "name": "intruder"},
+    "/emulator/integrations/": {"type": "direct_paging", "name": "intruder"},
+}
+ADMIN_STATE = ["faults", "settings", "teams", "escalation_chains", "integrations", "requests"]
+
+
+def test_admin_secret_guards_every_admin_route() -> None:
+    secret = "adm1n-secret-7f3e"
+    routes = admin_routes()
+    assert {("POST", "/emulator/reset/"), ("GET", "/emulator/health/")} <= set(routes)
+    assert len(routes) >= 14
+    with EmulatorProcess(token=TOKEN, seed=SEED, admin_secret=secret) as emu:
+        emu.admin("POST", "integrations", {"type": "webhook", "name": "kept"})
+        assert call(emu, "GET", INTEGRATIONS).status_code == 200  # the API needs no secret
+        before = {path: emu.admin("GET", path) for path in ADMIN_STATE}
+        for headers in (
+            {},
+            {ADMIN_HEADER: ""},
+            {ADMIN_HEADER: "wrong"},
+            {ADMIN_HEADER: secret[:-1]},
+        ):
+            for method, path in routes:
+                body = ADMIN_WRITES.get(path) if method != "GET" else None
+                response = HTTP.request(method, emu.url + path, json=body, headers=headers)
+                assert (response.status_code, response.json()) == (
+                    403,
+                    {"detail": f"Missing or wrong {ADMIN_HEADER} header."},
+                ), (method, path)
+        assert {path: emu.admin("GET", path) for path in ADMIN_STATE} == before
+        health = HTTP.get(emu.url + "/emulator/health/", headers={ADMIN_HEADER: secret})
+        assert health.json()["status"] == "ok"
+        # Through the environment, never the command line.
+        assert emu.pid is not None
+        assert secret.encode() not in Path(f"/proc/{emu.pid}/cmdline").read_bytes()
+        assert secret not in emu.stderr_text()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.0.2.1", False),
+        ("128.0.0.1", False),
+        ("example.com", False),
+        ("localhost.example.com", False),
+        ("127.0.0.1.nip.io", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_non_loopback_host_needs_an_admin_secret(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "pulumi_oncall.emulator", "--port", "0"]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": root, TOKENS_ENV: TOKEN}
+    # A seed the emulator refuses, applied before it binds: should the host check
+    # ever be lost, these runs still stop before listening anywhere but loopback.
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"integrations": [{"name": "no type"}]}))
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        for secret_env in ({}, {ADMIN_SECRET_ENV: ""}):
+            refused = subprocess.run(
+                [*run, "--host", host, "--seed", str(seed)],
+                capture_output=True,
+                text=True,
+                env={**env, **secret_env},
+                timeout=30,
+            )
+            assert refused.returncode == 2, refused.stderr
+            assert f"--host {host!r} is not a loopback address" in refused.stderr
+            assert ADMIN_SECRET_ENV in refused.stderr and "--admin-secret" in refused.stderr
+            assert LISTENING not in refused.stdout
+    # With a secret, from the environment or the flag, it goes on: to the seed.
+    for extra, secret_env in (([], {ADMIN_SECRET_ENV: "s"}), (["--admin-secret", "s"], {})):
+        past = subprocess.run(
+            [*run, "--host", "0.0.0.0", "--seed", str(seed), *extra],
+            capture_output=True,
+            text=True,
+            env={**env, **secret_env},
+            timeout=30,
+        )
+        assert past.returncode == 2
+        assert "seed integrations[0]" in past.stderr and "loopback" not in past.stderr
+        assert LISTENING not in past.stdout
+
+
 # Persistence, flavour, command line
 
 
@@ -1000,6 +1257,9 @@ def test_cli_help_and_missing_token() -> None:
         "--viewer-token",
         "--drop-after-rate",
         "/emulator/reset",
+        "--admin-secret",
+        ADMIN_SECRET_ENV,
+        "loopback",
     ):
         assert text in shown.stdout
     refused = subprocess.run(

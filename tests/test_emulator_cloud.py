@@ -431,6 +431,20 @@ def test_label_names_are_read_like_drf_char_fields(cloud: Emu) -> None:
             labels(("env", "prod"), ("team", "a"), ("env", "dev")),
             ['Label key "env" is given more than once.'],
         ),
+        # Label names are CharFields, with DRF's validators.
+        (
+            [
+                {"key": {"name": "ok"}, "value": {"name": "fine"}},
+                {"key": {"name": "e\x00nv"}, "value": {"name": "\x00"}},
+            ],
+            [
+                {},
+                {
+                    "key": {"name": ["Null characters are not allowed."]},
+                    "value": {"name": ["Null characters are not allowed."]},
+                },
+            ],
+        ),
     ],
 )
 @pytest.mark.parametrize("field", ["labels", "dynamic_labels"])

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .constants import (
+    ADMIN_HEADER,
     ADMIN_SECRET_ENV,
     GRAFANA_URL_HEADER,
     SERVICE_ACCOUNT_PREFIX,
@@ -19,7 +20,7 @@ from .constants import (
 )
 from .faults import DEFAULT_FAIL_STATUSES, FaultSettings, parse_statuses
 from .flavours import FLAVOURS
-from .server import serve
+from .server import check_exposure, serve
 from .state import EmulatorConfig, SeedError, is_http_url
 
 EPILOG = f"""\
@@ -49,8 +50,10 @@ labels (--flavour cloud):
   per value of a key; null for a template) and list the labels in an order of their
   own that differs from the order written. The oss flavour drops labels silently.
 
-admin endpoints (no auth unless an admin secret is set; then send the header
-X-Emulator-Admin: SECRET). Never faulted, throttled or logged:
+admin endpoints (open on loopback unless an admin secret is set; then every one,
+/emulator/health included, needs the header {ADMIN_HEADER}: SECRET, else 403). A
+--host other than 127.0.0.0/8, ::1 or localhost needs the secret: without it the
+emulator refuses to start. Never faulted, throttled or logged:
   GET    /emulator/health
   GET    /emulator/requests            API requests since the last reset
   DELETE /emulator/requests            clear that log
@@ -123,7 +126,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--admin-secret",
         default=os.environ.get(ADMIN_SECRET_ENV) or None,
-        help=f"secret for the /emulator/ endpoints (default ${ADMIN_SECRET_ENV}; none: open)",
+        help=f"secret that every /emulator/ request must send as {ADMIN_HEADER} (default "
+        f"${ADMIN_SECRET_ENV}, which keeps it out of process listings); required with a "
+        "--host other than loopback, optional (default: none, endpoints open) on it",
     )
     p.add_argument("--db", help="SQLite file to keep state in (default: in memory)")
     p.add_argument(
@@ -254,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     try:
         config = config_from_args(args)
+        check_exposure(args.host, config)
     except (OSError, ValueError) as exc:
         p.error(str(exc))
     try:

@@ -69,6 +69,24 @@ def _drop_connection() -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+def _strict_constant(token: str) -> Any:
+    # DRF's JSONParser refuses NaN and the infinities in these words.
+    raise ValueError(f"Out of range float values are not JSON compliant: {token!r}")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body as DRF's JSONParser reads it, or the 400 it answers.
+
+    Python's json gives up on a deeply nested body with RecursionError, which DRF
+    does not catch (the real server answers an HTML 500): here it is a 400 like
+    any other parse error, with Python's message.
+    """
+    try:
+        return json.loads(raw, parse_constant=_strict_constant)
+    except (ValueError, RecursionError) as exc:
+        raise detail(f"JSON parse error - {exc}") from exc
+
+
 def _request_body() -> Any:
     """The decoded JSON body, parsed the way DRF does."""
     raw = request.get_data(cache=True)
@@ -79,10 +97,7 @@ def _request_body() -> Any:
         raise ApiError(
             415, {"detail": f'Unsupported media type "{request.content_type}" in request.'}
         )
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise detail(f"JSON parse error - {exc}") from exc
+    return parse_json(raw)
 
 
 def _page_url(page: int | None) -> str:
@@ -287,7 +302,8 @@ def create_app(state: EmulatorState) -> Flask:
     # Admin API (never faulted, throttled or logged)
 
     def admin_body() -> dict[str, Any]:
-        body = request.get_json(force=True, silent=True) if request.get_data() else {}
+        raw = request.get_data(cache=True)
+        body = parse_json(raw) if raw else {}
         if not isinstance(body, dict):
             raise detail("expected a JSON object")
         return body

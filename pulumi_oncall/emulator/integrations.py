@@ -40,6 +40,11 @@ BLANK = "This field may not be blank."
 NOT_STRING = "Not a valid string."
 NO_OBJECT = "Object does not exist"
 MAX_LENGTH = "Ensure this field has no more than {} characters."
+# The validators DRF puts on every CharField (name, description_short, label names).
+# templates and default_route are DictFields, whose contents DRF does not check: the
+# real server stores a NUL there, and so does the emulator.
+NUL_CHARACTERS = "Null characters are not allowed."
+SURROGATES = "Surrogate characters are not allowed: U+{:X}."
 
 # Backends enabled unless told otherwise.
 ENABLED_BY_DEFAULT = frozenset({"slack"})
@@ -214,10 +219,24 @@ def _parse_string(
     if not value and not allow_blank:
         errors[key] = [BLANK]
         return MISSING
-    if max_length is not None and len(value) > max_length:
-        errors[key] = [MAX_LENGTH.format(max_length)]
+    messages = _char_field_errors(value, max_length)
+    if messages:
+        errors[key] = messages
         return MISSING
     return value
+
+
+def _char_field_errors(value: str, max_length: int | None = None) -> list[str]:
+    """What a DRF CharField's validators say, in their order (all of them, as DRF does)."""
+    messages = []
+    if max_length is not None and len(value) > max_length:
+        messages.append(MAX_LENGTH.format(max_length))
+    if "\x00" in value:
+        messages.append(NUL_CHARACTERS)
+    surrogate = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if surrogate is not None:
+        messages.append(SURROGATES.format(ord(surrogate)))
+    return messages
 
 
 def _parse_related(
@@ -340,7 +359,11 @@ def _parse_label_name(part: Any, *, trim: bool) -> tuple[Any, Any]:
         return MISSING, {"name": [NOT_STRING]}
     if not value.strip():
         return MISSING, {"name": [BLANK]}
-    return (value.strip() if trim else value), None
+    value = value.strip() if trim else value
+    messages = _char_field_errors(value)
+    if messages:
+        return MISSING, {"name": messages}
+    return value, None
 
 
 def _parse_labels(data: dict[str, Any], key: str, errors: dict[str, Any], flavour: Flavour) -> Any:

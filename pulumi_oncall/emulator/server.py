@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import sys
 import threading
@@ -11,7 +12,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app
-from .constants import LISTENING
+from .constants import ADMIN_HEADER, ADMIN_PREFIX, ADMIN_SECRET_ENV, LISTENING
 from .state import EmulatorConfig, EmulatorState
 
 
@@ -22,6 +23,33 @@ class QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+class ExposedAdminError(ValueError):
+    """The emulator would listen beyond this machine with its admin routes open."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only: 127.0.0.0/8, ::1, localhost."""
+    name = host.strip().rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False  # another name, or "" (every interface)
+
+
+def check_exposure(host: str, config: EmulatorConfig) -> None:
+    """Refuse, before anything is bound, to open the admin routes beyond loopback."""
+    if config.admin_secret or is_loopback(host):
+        return
+    raise ExposedAdminError(
+        f"--host {host!r} is not a loopback address, and the admin endpoints "
+        f"({ADMIN_PREFIX}...: reset, faults, seeding, the request log) would be open to "
+        f"anyone who can reach it; set a secret in ${ADMIN_SECRET_ENV} (or --admin-secret), "
+        f"which admin requests then send as {ADMIN_HEADER}"
+    )
+
+
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -29,7 +57,11 @@ def _url(host: str, port: int) -> str:
 def build_server(
     host: str, port: int, config: EmulatorConfig
 ) -> tuple[BaseWSGIServer, EmulatorState, str]:
-    """A bound, not yet serving, server with its state and URL. Port 0 picks a free port."""
+    """A bound, not yet serving, server with its state and URL. Port 0 picks a free port.
+
+    Raises ExposedAdminError for a non-loopback `host` without an admin secret.
+    """
+    check_exposure(host, config)
     state = EmulatorState(config)
     handler = WSGIRequestHandler if config.access_log else QuietRequestHandler
     try:
