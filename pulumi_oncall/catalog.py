@@ -9,8 +9,11 @@ costs much more than twice the cheaper of "one GET each" and "list everything": 
 5-integration stack in an org of 2,000 pays 1 + 5 calls, a 500-integration stack in
 an org of 500 pays at most 1 + 4 + 4. An id the full list lacks is confirmed with
 one GET before it is reported gone, since a list taken while others create or delete
-can skip items. A write made by this process invalidates its entry, and the list is
-dropped after a minute, so that it only ever serves the operation that took it.
+can skip items. The list serves each id at most once: a second read of the same id
+is a GET, so that a change made after the list was taken (a delete out of band
+between two reads) shows as it would with one GET each. A write made by this process
+invalidates its entry, and the list is dropped after a minute, so that it only ever
+serves the operation that took it.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class IntegrationReads:
         # When this process last wrote each integration, on the clock above.
         self._written: dict[str, int] = {}
         self._gone: set[str] = set()
+        # Served from the list already: the next read of these asks the server.
+        self._served: set[str] = set()
         self._pages_taken: set[int] = set()
         self._total_pages: int | None = None
         self._gets = 0
@@ -79,12 +84,19 @@ class IntegrationReads:
         with self._lock:
             if time.monotonic() - self._started > self._max_age:
                 self._reset()
+            if integration_id in self._gone:
+                raise NotFoundError(f"integration {integration_id} not found")
             first = self._total_pages is None
+            again = integration_id in self._served
+        if again:
+            # The list is only as fresh as when it was taken: ask again.
+            return self._get_one(integration_id)
         if first:
             self._take_pages([1])
         with self._lock:
-            if integration_id in self._items:
-                return self._items[integration_id]
+            served = self._serve(integration_id)
+            if served is not None:
+                return served
             if integration_id in self._gone:
                 raise NotFoundError(f"integration {integration_id} not found")
             unlisted = (self._total_pages or 1) - len(self._pages_taken)
@@ -94,10 +106,18 @@ class IntegrationReads:
         if not rent:
             self._take_rest()
             with self._lock:
-                if integration_id in self._items:
-                    return self._items[integration_id]
+                served = self._serve(integration_id)
+                if served is not None:
+                    return served
         # Not listed (or not worth listing yet): one GET tells.
         return self._get_one(integration_id)
+
+    def _serve(self, integration_id: str) -> JSONObject | None:
+        """Hand out a listed entry once; the caller holds the lock."""
+        item = self._items.pop(integration_id, None)
+        if item is not None:
+            self._served.add(integration_id)
+        return item
 
     def written(self, integration_id: str) -> None:
         """This process changed it: the next read asks the server again."""
@@ -145,7 +165,8 @@ class IntegrationReads:
                     self._pages_taken.add(page)
                     for item in results:
                         fresh = self._written.get(item["id"], -1) < asked
-                        if item["id"] not in self._gone and fresh:
+                        known = item["id"] in self._gone or item["id"] in self._served
+                        if fresh and not known:
                             self._items[item["id"]] = item
 
 

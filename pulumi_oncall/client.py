@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import tenacity
@@ -102,13 +103,23 @@ class Throttle:
             time.sleep(delay)
 
 
+def without_credentials(url: str) -> str:
+    """`url` fit for a message: credentials in it (`https://user:pass@host`) masked."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
 def api_root(url: str) -> str:
     """The API root (`.../api/v1/`) from any common form of the OnCall URL."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
-            f"oncall:url must be an http(s) URL such as https://oncall.example.com, got {url!r}"
+            "oncall:url must be an http(s) URL such as https://oncall.example.com, got "
+            f"{without_credentials(url)!r}"
         )
     path = parts.path.rstrip("/")
     if path.endswith("/api/v1"):
@@ -160,7 +171,9 @@ class OnCallClient:
     ) -> None:
         if not token:
             raise ConfigurationError("the OnCall token is empty")
-        self.base_url = api_root(url)
+        self._api_root = api_root(url)
+        # What messages show: never the credentials a URL may carry.
+        self.base_url = without_credentials(self._api_root)
         self.grafana_url = grafana_url
         self.retry = retry or RetrySettings()
         self.throttle = Throttle()
@@ -171,7 +184,7 @@ class OnCallClient:
             # Names the Grafana stack of a service-account token; API keys ignore it.
             headers[GRAFANA_URL_HEADER] = grafana_url
         self._http = httpx.Client(
-            base_url=self.base_url,
+            base_url=self._api_root,
             headers=headers,
             timeout=self.retry.timeout,
             verify=verify,
@@ -215,12 +228,15 @@ class OnCallClient:
                         found = self.find_integration(name.strip(), body.get("team_id"))
                     except OnCallError as lookup:
                         # Trying again blind could duplicate it: stop here.
-                        raise OutcomeUnknownError(
-                            f"{exc}; whether it was created is unknown, as looking it up "
-                            f"failed too ({lookup}). Run again: an identical integration "
-                            "left behind is adopted, not duplicated",
-                            method="POST",
-                            path="integrations/",
+                        raise self._scrubbed(
+                            OutcomeUnknownError(
+                                f"{exc}; whether it was created is unknown, as looking it up "
+                                f"failed too ({lookup}). Run `pulumi up` again: if it was "
+                                "created, the rerun fails naming its id, and import_id='<that "
+                                "id>' on the resource adopts it; nothing is ever duplicated",
+                                method="POST",
+                                path="integrations/",
+                            )
                         ) from None
                     if found is not None:
                         return found
@@ -228,15 +244,15 @@ class OnCallClient:
         raise AssertionError("unreachable")
 
     def get_integration(self, integration_id: str) -> JSONObject:
-        found: JSONObject = self._request("GET", f"integrations/{integration_id}/")
+        found: JSONObject = self._request("GET", _item("integrations", integration_id))
         return found
 
     def update_integration(self, integration_id: str, body: JSONObject) -> JSONObject:
-        updated: JSONObject = self._request("PUT", f"integrations/{integration_id}/", body)
+        updated: JSONObject = self._request("PUT", _item("integrations", integration_id), body)
         return updated
 
     def delete_integration(self, integration_id: str) -> None:
-        self._request("DELETE", f"integrations/{integration_id}/")
+        self._request("DELETE", _item("integrations", integration_id))
 
     def list_integrations(
         self, *, name: str | None = None, perpage: int = PAGE_SIZE
@@ -323,6 +339,15 @@ class OnCallClient:
 
     def _call(self, method: str, path: str, body: JSONObject | None = None, **kwargs: Any) -> Any:
         """Exactly one HTTP exchange, its answer mapped to data or to an exception."""
+        try:
+            return self._exchange(method, path, body, **kwargs)
+        except OnCallError as exc:
+            # Every message here quotes the server, which may echo the request's headers.
+            raise self._scrubbed(exc) from None
+
+    def _exchange(
+        self, method: str, path: str, body: JSONObject | None = None, **kwargs: Any
+    ) -> Any:
         self.throttle.wait()
         where = f"{method} {self.base_url}{path}"
         try:
@@ -455,10 +480,41 @@ class OnCallClient:
         )
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for form in self._token_forms:
+            text = text.replace(form, "***")
+        return text
+
+    @functools.cached_property
+    def _token_forms(self) -> list[str]:
+        """The token as a server could quote it: raw, JSON- or URL-escaped, unprefixed."""
+        raw = self._token.strip()
+        bare = raw[7:].strip() if raw[:7].lower() == "bearer " else raw
+        forms = {self._token, raw, bare}
+        userinfo = urlsplit(self._api_root).netloc.rpartition("@")[0]
+        if userinfo:  # credentials in the URL are as secret as the token
+            forms.add(userinfo)
+        for token in (raw, bare):
+            forms.add(json.dumps(token)[1:-1])
+            forms.add(json.dumps(token, ensure_ascii=False)[1:-1])
+            forms.add(quote(token, safe=""))
+            forms.add(repr(token)[1:-1])
+        # Longest first, so that no part of a longer form survives a shorter one's pass.
+        return sorted((f for f in forms if f), key=len, reverse=True)
+
+    def _scrubbed(self, exc: OnCallError) -> OnCallError:
+        """`exc` with the token masked wherever it holds text."""
+        exc.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in exc.args)
+        exc.errors = [self._scrub(line) for line in exc.errors]
+        exc.path = self._scrub(exc.path)
+        return exc
 
 
 _NOT_JSON: Any = object()
+
+
+def _item(collection: str, item_id: str) -> str:
+    # Ids are validated before they get here; escaping keeps any other text inert.
+    return f"{collection}/{quote(str(item_id), safe='')}/"
 
 
 def _transient(exc: BaseException) -> bool:

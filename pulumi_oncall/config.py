@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from .client import ConfigKeys, OnCallClient, RetrySettings, api_root
+from .client import ConfigKeys, OnCallClient, RetrySettings, api_root, without_credentials
 from .exceptions import ConfigurationError
 
 _DEFAULT_KEYS = ConfigKeys()
@@ -50,7 +50,8 @@ class Settings:
 
     def __repr__(self) -> str:
         return (
-            f"Settings(url={self.url!r}, token='***', grafana_url={self.grafana_url!r}, "
+            f"Settings(url={without_credentials(self.url)!r}, token='***', "
+            f"grafana_url={self.grafana_url!r}, "
             f"retry={self.retry!r})"
         )
 

@@ -33,10 +33,6 @@ INDENT = "    "
 # Comments are cut there: a server's text may be long.
 MAX_COMMENT = 300
 
-# What `import_id` takes (the provider refuses anything else): inert in a URL path.
-_PLAIN_ID = re.compile(r"[A-Za-z0-9]+")
-
-
 class _Unwritable(ValueError):
     """A server value that has no Python literal (NaN, infinity, a non-JSON type)."""
 
@@ -178,7 +174,7 @@ def _why_not(item: Any) -> str | None:
     if not isinstance(item, Mapping):
         return "the server sent it in an unknown shape."
     id_ = item.get("id")
-    if not isinstance(id_, str) or _PLAIN_ID.fullmatch(id_) is None:
+    if not model.is_id(id_):
         return (
             "its id is not made of ASCII letters and digits only, so it cannot be "
             "adopted with import_id (the provider refuses such ids)."

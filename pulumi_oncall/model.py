@@ -363,10 +363,21 @@ def labels_from_wire(items: Any) -> dict[str, str]:
     return out
 
 
-def lookup(remote: Mapping[str, Any], path: Path) -> Any:
-    """What the server holds at `path`, in the form the spec declares it."""
+def lookup(remote: Mapping[str, Any], path: Path, declared_value: Any = None) -> Any:
+    """What the server holds at `path`, in the form the spec declares it.
+
+    Given the declared value, labels the server adds by itself are left out unless
+    declared: they are the server's, not the user's.
+    """
     if path[0] in schema.MAPPING_FIELDS:
-        return labels_from_wire(remote.get(path[0]))
+        labels = labels_from_wire(remote.get(path[0]))
+        if path[0] == "dynamic_labels" and isinstance(declared_value, Mapping):
+            labels = {
+                k: v
+                for k, v in labels.items()
+                if k in declared_value or k not in schema.SERVER_ADDED_DYNAMIC_LABELS
+            }
+        return labels
     node: Any = remote
     for part in path:
         if not isinstance(node, Mapping):
@@ -378,9 +389,32 @@ def lookup(remote: Mapping[str, Any], path: Path) -> Any:
     return node
 
 
-def stored(remote: Mapping[str, Any], paths: Iterable[Path]) -> Flat:
-    """What the server holds at each of `paths`."""
-    return {path: lookup(remote, path) for path in paths}
+def stored(remote: Mapping[str, Any], spec: Flat) -> Flat:
+    """What the server holds at each path of `spec`."""
+    return {path: lookup(remote, path, value) for path, value in spec.items()}
+
+
+def server_added_labels(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The server's own dynamic labels that `inputs` do not declare."""
+    declared_labels = inputs.get("dynamic_labels") or {}
+    return {
+        k: v
+        for k, v in labels_from_wire(remote.get("dynamic_labels")).items()
+        if k in schema.SERVER_ADDED_DYNAMIC_LABELS and k not in declared_labels
+    }
+
+
+def keep_server_labels(
+    payload: dict[str, Any], remote: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`payload`, whose dynamic label set keeps the labels the server added itself."""
+    if "dynamic_labels" not in payload:
+        return payload
+    extra = server_added_labels(remote, inputs)
+    if not extra:
+        return payload
+    labels = {**extra, **labels_from_wire(payload["dynamic_labels"])}
+    return {**payload, "dynamic_labels": labels_to_wire(labels)}
 
 
 # -- payloads -----------------------------------------------------------------
@@ -422,7 +456,7 @@ def update_payload(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str
 
 def adopt_payload(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A PUT body that makes an existing integration what `inputs` declare, or {}."""
-    changes = {p: v for p, v in declared(inputs).items() if lookup(remote, p) != v}
+    changes = {p: v for p, v in declared(inputs).items() if lookup(remote, p, v) != v}
     changes.pop(("type",), None)
     return _wire(changes)
 
@@ -433,7 +467,12 @@ def unsupported(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[st
     Servers leave out of their bodies what they do not support (labels and msteams
     on the open-source engine), and drop such fields from requests silently.
     """
-    return [_with_hint(path) for path in sorted(declared(inputs)) if _absent(remote, path)]
+    return [
+        _with_hint(path)
+        for path, value in sorted(declared(inputs).items())
+        # An empty label set stores nothing, on any server.
+        if _absent(remote, path) and not (path[0] in schema.MAPPING_FIELDS and not value)
+    ]
 
 
 def _absent(remote: Mapping[str, Any], path: Path) -> bool:
@@ -461,7 +500,7 @@ def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
     return [
         _with_hint(path)
         for path, value in declared(inputs).items()
-        if lookup(remote, path) != value
+        if lookup(remote, path, value) != value
     ]
 
 
@@ -472,7 +511,7 @@ def unstored_reasons(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> li
         if _absent(remote, path)
         else f"{dotted(path)} (it keeps another value than the declared one)"
         for path, value in declared(inputs).items()
-        if lookup(remote, path) != value
+        if lookup(remote, path, value) != value
     ]
 
 

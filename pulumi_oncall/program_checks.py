@@ -148,7 +148,7 @@ def announce_adoption(
         changes = sorted(
             model.dotted(path)
             for path, value in model.declared(model.normalise(declared)).items()
-            if path != ("type",) and model.lookup(remote, path) != value
+            if path != ("type",) and model.lookup(remote, path, value) != value
         )
         if changes:
             pulumi.log.info(

@@ -29,6 +29,7 @@ from . import config, model, schema
 from .catalog import Catalog, catalog, describe
 from .client import JSONObject, OnCallClient
 from .exceptions import (
+    AuthError,
     ConfigurationError,
     ConflictError,
     NotFoundError,
@@ -254,6 +255,8 @@ class IntegrationProvider(ResourceProvider):
                     'pulumi_oncall.get_integration(name="...").id'
                 ) from None
             return ReadResult(None, {})
+        except AuthError as exc:
+            raise _named(self._recorded_settings_hint(exc, connection), props.get("name")) from None
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
         spec = props if model.declared(props) else model.adoptable_spec(remote)
@@ -270,14 +273,16 @@ class IntegrationProvider(ResourceProvider):
         try:
             client = self.client(connection)
             payload = model.update_payload(olds, news)
-            if _touches_cloud_only(payload):
+            if _needs_server_view(payload):
+                current = client.get_integration(id_)
                 # A server that would silently drop part of the change gets none of it.
-                unsupported = model.unsupported(client.get_integration(id_), news)
+                unsupported = model.unsupported(current, news)
                 if unsupported:
                     raise OnCallError(
                         "this server cannot store " + ", ".join(unsupported) + "; nothing "
                         "was changed"
                     )
+                payload = model.keep_server_labels(payload, current, news)
             remote = client.update_integration(id_, payload) if payload else None
             if remote is None:
                 remote = client.get_integration(id_)
@@ -296,9 +301,41 @@ class IntegrationProvider(ResourceProvider):
             self.client(connection).delete_integration(id_)
         except NotFoundError:
             pass  # already gone: the goal is reached
+        except AuthError as exc:
+            raise _named(self._recorded_settings_hint(exc, connection), props.get("name")) from None
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
         self._catalog(connection).integrations.forget(id_)
+
+    def _recorded_settings_hint(self, exc: AuthError, connection: str | None) -> AuthError:
+        """Add to a refused read or delete why a token fixed in config may not be in use.
+
+        Without --run-program, destroy and refresh configure the provider from the
+        config recorded in the state by the last update, not from the stack's.
+        """
+        key = f"{config.CONNECTIONS_KEY}.{connection}.token" if connection else config.TOKEN_KEY
+        text = (
+            f"{exc}. `pulumi destroy` and `pulumi refresh` use the settings recorded by the "
+            "last `pulumi up`, not the stack's current config, unless run with "
+            f"`--run-program`: if {key} was fixed since, run them with `--run-program` "
+            "(`python -m pulumi_oncall destroy` and `refresh` pass it) or run `pulumi up` first"
+        )
+        env = config.TOKEN_ENV
+        if connection:
+            pass  # named connections never read the environment
+        elif self._get(config.TOKEN_KEY):
+            text += (
+                f". {env} is read from the environment at every run, but only where no {key} "
+                f"is set, recorded or current: to rely on it, `pulumi config rm {key}` and run "
+                "`pulumi up` once"
+            )
+        else:
+            text += (
+                f". This token came from {env}, which is read from the environment at every "
+                "run: set it to a valid token"
+            )
+        exc.args = (text,)
+        return exc
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -322,8 +359,10 @@ def _failures(problems: list[tuple[str, str]], secret_keys: frozenset[str]) -> l
     return failures
 
 
-def _touches_cloud_only(payload: Mapping[str, Any]) -> bool:
-    if any(key in payload for key in schema.MAPPING_FIELDS):
+def _needs_server_view(payload: Mapping[str, Any]) -> bool:
+    """Whether an update must see the integration first: to refuse fields the server
+    cannot store, and to keep the labels it added itself."""
+    if payload.get("labels") or "dynamic_labels" in payload:
         return True
     templates = payload.get("templates") or {}
     route = payload.get("default_route") or {}

@@ -2,7 +2,9 @@
 
 When no OnCall is configured (neither `oncall:url` in the stack nor
 GRAFANA_ONCALL_URL), an emulator is started for the run, keeping its data in a
-directory, so repeated runs see the same integrations.
+directory, so repeated runs see the same integrations. `destroy` and `refresh` run
+the program too (`--run-program`, unless given after `--`), so that they use the
+stack's current config rather than the one recorded by the last update.
 
 Environment:
   PULUMI_BACKEND_URL          the Pulumi backend; default: a file backend in
@@ -45,6 +47,19 @@ def stack_has(key: str, cwd: Path, env: dict[str, str]) -> bool:
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
+def pulumi_command(command: str, extra: list[str]) -> list[str]:
+    """The `pulumi` arguments for COMMAND, with the user's `extra` ones after ours.
+
+    Without --run-program, destroy and refresh configure the provider from the config
+    recorded in the state by the last update: a token fixed since would not be used.
+    """
+    ours = [] if command == "preview" else ["--yes"]
+    given = any(a == "--run-program" or a.startswith("--run-program=") for a in extra)
+    if command in ("destroy", "refresh") and not given:
+        ours.append("--run-program")
+    return [command, *ours, *extra]
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack to select or create (default: dev)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project directory")
@@ -70,7 +85,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     if pulumi(["stack", "select", args.stack], cwd, env, check=False, quiet=True) != 0:
         pulumi(["stack", "init", args.stack], cwd, env)
 
-    command = [args.command, *(["--yes"] if args.command != "preview" else []), *extra]
+    command = pulumi_command(args.command, extra)
     if stack_has(URL_KEY, cwd, env) or env.get(URL_ENV):
         return pulumi(command, cwd, env, check=False)
 

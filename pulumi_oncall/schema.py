@@ -183,6 +183,10 @@ PROVIDER_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind != "pr
 REPLACE_FIELDS: frozenset[str] = frozenset(f.name for f in FIELDS if f.replaces)
 # Mappings sent as a whole: their entries have no meaning one by one on the wire.
 MAPPING_FIELDS: tuple[str, ...] = ("labels", "dynamic_labels")
+# Dynamic labels that Grafana Cloud adds by itself (`service_name` on grafana_alerting
+# integrations): kept out of a declared set that does not name them, and kept on the
+# server when that set changes.
+SERVER_ADDED_DYNAMIC_LABELS: frozenset[str] = frozenset({"service_name"})
 
 # Outputs that only the server sets.
 OUTPUT_DOCS: dict[str, str] = {

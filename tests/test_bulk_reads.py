@@ -121,3 +121,33 @@ def test_an_id_the_list_lacks_is_confirmed_by_one_get(emulator: Any) -> None:
     (result,) = refresh(provider, [{"id": "CNOTINTHELIST", "name": "x"}])
     assert result.id is None
     assert [(c["method"], c["status"]) for c in api_calls(emulator)] == [("GET", 404)]
+
+
+def test_a_second_read_in_one_process_sees_out_of_band_changes(emulator: Any) -> None:
+    org = populate(emulator, 20)
+    doomed, edited = org[0], org[1]
+    provider = fresh_provider(emulator)
+    first = refresh(provider, [doomed, edited])
+    assert [r.id for r in first] == [doomed["id"], edited["id"]]
+    calls = api_calls(emulator)
+    assert [(c["method"], c["path"]) for c in calls] == [("GET", "/api/v1/integrations/")]
+    with emulator.client() as http:
+        http.delete(f"/api/v1/integrations/{doomed['id']}/").raise_for_status()
+        http.put(
+            f"/api/v1/integrations/{edited['id']}/", json={"description_short": "edited"}
+        ).raise_for_status()
+    emulator.admin("DELETE", "requests")
+    # The same process reads both again: the list taken before must not answer.
+    gone, changed = refresh(provider, [doomed, edited])
+    assert gone.id is None
+    assert changed.id == edited["id"] and changed.outs["description_short"] == "edited"
+    assert sorted((c["method"], c["path"], c["status"]) for c in api_calls(emulator)) == sorted(
+        [
+            ("GET", f"/api/v1/integrations/{doomed['id']}/", 404),
+            ("GET", f"/api/v1/integrations/{edited['id']}/", 200),
+        ]
+    )
+    # Reported gone once, it stays gone without another call.
+    (again,) = refresh(provider, [doomed])
+    assert again.id is None
+    assert len(api_calls(emulator)) == 2

@@ -208,3 +208,32 @@ def test_team_scoped_lookup(client: OnCallClient) -> None:
     assert client.find_integration("same", None)["id"] == a["id"]
     assert client.find_integration("same", TEAM_PLATFORM)["id"] == b["id"]
     assert client.find_integration("other", None) is None
+
+
+def test_ids_are_escaped_in_paths(client: OnCallClient, emulator: Any) -> None:
+    other = client.create_integration({"type": "webhook", "name": "other"})
+    admin(emulator, "DELETE", "requests")
+    for crafted in (f"{other['id']}/../{other['id']}", "../teams", "C1?page=2", "C1#x"):
+        # Not found, or not even a route of the API: never another object.
+        with pytest.raises((NotFoundError, NotOnCallAPIError)):
+            client.get_integration(crafted)
+    paths = [r["path"] for r in api_requests(emulator)]
+    assert len(paths) == 4
+    # Each id stayed one path segment: nothing was resolved, queried or cut off.
+    assert paths == [
+        f"/api/v1/integrations/{c}/"
+        for c in (f"{other['id']}/../{other['id']}", "../teams", "C1?page=2", "C1#x")
+    ]
+
+
+def test_credentials_in_the_url_never_reach_a_message(emulator: Any) -> None:
+    host = emulator.url.split("://", 1)[1]
+    url = f"http://someone:hunter2pass@{host}"
+    with OnCallClient(url, "wrong-token", retry=FAST) as c:
+        assert "hunter2pass" not in c.base_url
+        with pytest.raises(AuthError) as caught:
+            c.get_integration("CABC123")
+    assert "hunter2pass" not in str(caught.value) and "***@" in str(caught.value)
+    with pytest.raises(Exception) as bad:
+        api_root("ftp://someone:hunter2pass@host")
+    assert "hunter2pass" not in str(bad.value)
