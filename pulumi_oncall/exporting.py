@@ -33,6 +33,7 @@ INDENT = "    "
 # Comments are cut there: a server's text may be long.
 MAX_COMMENT = 300
 
+
 class _Unwritable(ValueError):
     """A server value that has no Python literal (NaN, infinity, a non-JSON type)."""
 

@@ -13,6 +13,12 @@ the default rendering. A template over 50,000 characters is not rendered, a resu
 over 50,000 characters (500 for titles) is cut and ends with `..`. Signals count
 only when the text, stripped and lower-cased, is `1`, `true` or `ok`. The grouping
 key is hashed; an empty one (or one that fails) gets a random key.
+
+Renders run in a child process (`_render_worker`) that holds each to a time and a
+memory bound; `templating` bounds what a render may build. A render that hits a
+bound is a failure of severity `bound` whose problem names the bound.
+
+Imports nothing of Pulumi at module level: the render process imports this module.
 """
 
 from __future__ import annotations
@@ -28,15 +34,15 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import pulumi
-import yaml
 from jinja2 import Template, TemplateAssertionError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from .templating import environment
+from .templating import REGEX_TIMEOUT, RenderBoundError, collect_give_ups, environment
+
+if TYPE_CHECKING:
+    from pulumi.runtime import Mocks
 
 TEMPLATE_MAX_LENGTH = 50_000
 RESULT_MAX_LENGTH = 50_000
@@ -44,7 +50,7 @@ TITLE_MAX_LENGTH = 500
 SIGNAL_TEXTS = ("1", "true", "ok")
 CUT_MARK = ".."
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "bound"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,13 @@ class Rendered:
     problem: str | None = None
     """Why rendering failed, e.g. `UndefinedError: 'dict object' has no attribute 'x'`."""
     severity: Severity | None = None
-    """`error` (template error) or `warning` (render warning) when it failed."""
+    """`error` (template error), `warning` (render warning), or `bound` (it hit one of
+    pulumi-oncall's bounds on time, memory or size) when it failed."""
     length: int = 0
     """Length of the full result, before any cut."""
     limit: int = RESULT_MAX_LENGTH
+    notes: tuple[str, ...] = ()
+    """What went wrong without failing it: a regex filter that gave up after 2 s."""
 
     @property
     def ok(self) -> bool:
@@ -78,7 +87,24 @@ def render(
     context: Mapping[str, Any] | None = None,
     limit: int = RESULT_MAX_LENGTH,
 ) -> Rendered:
-    """Render `template` for an alert with body `payload`, as the engine does."""
+    """Render `template` for an alert with body `payload`, as the engine does.
+
+    In the render process, within its bounds.
+    """
+    from . import _render_worker
+
+    return _render_worker.render_each([(template, payload, labels, context, limit)])[0]
+
+
+def render_in_process(
+    template: str,
+    payload: Any,
+    *,
+    labels: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    limit: int = RESULT_MAX_LENGTH,
+) -> Rendered:
+    """`render` here, bounded in size but not in time or memory: the render process's."""
     if len(template) > TEMPLATE_MAX_LENGTH:
         return Rendered(
             None,
@@ -88,18 +114,27 @@ def render(
             limit=limit,
         )
     variables = {**(context or {}), "payload": payload, "labels": dict(labels or {})}
+    gave_up = collect_give_ups()
     try:
         text = _compiled(template).render(**variables)
+    except RenderBoundError as exc:
+        return Rendered(None, str(exc), "bound", limit=limit)
     except (SecurityError, TemplateAssertionError, TemplateSyntaxError) as exc:
         return Rendered(None, _describe(exc), "error", limit=limit)
     except (TypeError, KeyError, ValueError, UndefinedError) as exc:
         return Rendered(None, _describe(exc), "warning", limit=limit)
+    except MemoryError:
+        raise  # the render process reports its memory bound
     except Exception as exc:  # the engine also takes anything else as a template error
         return Rendered(None, _describe(exc), "error", limit=limit)
     length = len(text)
     if length > limit:
         text = text[:limit] + CUT_MARK
-    return Rendered(text, length=length, limit=limit)
+    notes = tuple(
+        f"{name} gave up after {REGEX_TIMEOUT} s, as OnCall's would, so it yields None there"
+        for name in gave_up
+    )
+    return Rendered(text, length=length, limit=limit, notes=notes)
 
 
 @lru_cache(maxsize=2048)
@@ -109,7 +144,10 @@ def _compiled(template: str) -> Template:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    name = type(exc).__name__
+    if name == "error":  # regex.error, re.error: say whose
+        name = f"{type(exc).__module__.split('.')[0]}.error"
+    return f"{name}: {exc}"
 
 
 def is_signal(text: str | None) -> bool:
@@ -129,6 +167,12 @@ def grouping_hash(text: str | None) -> str | None:
 STATES = ("firing", "resolved", "acknowledged")
 SAMPLE_SET_KEY = "oncall_samples"
 SAMPLE_KEYS = frozenset({"name", "alert", "state", "payload"})
+
+
+EMPTY_SAMPLES = (
+    "the list is empty, so no template would be checked: give at least one payload or "
+    "JSON file, or omit template_samples to use the type's built-in samples"
+)
 
 
 class SampleError(ValueError):
@@ -192,6 +236,8 @@ def parse_samples(document: Any, origin: str) -> list[Sample]:
             raise SampleError(f"{origin}: `{SAMPLE_SET_KEY}` must be a non-empty list")
         return [_sample_entry(entry, f"{origin}#{i + 1}") for i, entry in enumerate(entries)]
     if isinstance(document, list):
+        if not document:
+            raise SampleError(f"{origin}: an empty list holds no payload to render against")
         return [Sample(f"{origin}#{i + 1}", item) for i, item in enumerate(document)]
     return [Sample(origin, document)]
 
@@ -223,6 +269,8 @@ def load_samples(entries: Sequence[Any], base: Path) -> list[Sample]:
     """The samples a user gave: payload dicts or paths of JSON files (relative to `base`)."""
     if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
         raise SampleError("give a list of payloads (dicts) or of JSON file paths")
+    if not entries:
+        raise SampleError(EMPTY_SAMPLES)
     samples: list[Sample] = []
     for i, entry in enumerate(entries):
         if isinstance(entry, Mapping):
@@ -256,6 +304,90 @@ def pick(samples: list[Sample], which: str | None) -> list[Sample]:
         names = ", ".join(repr(s.name) for s in samples)
         raise SampleError(f"no sample is {which!r}; the samples are {names}")
     return chosen
+
+
+# --- The templates of one integration, rendered for one sample --------------------
+
+# What group templates see besides payload and labels; the values stand in for the
+# alert group's, which only exist once OnCall received the alert.
+SAMPLE_LINK = "https://oncall.example.com/alert-groups/I1SAMPLE"
+WEB_ATTRS = ("title", "message", "image_url")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared template."""
+
+    path: str
+    """Where it is declared: `templates.slack.title`, `dynamic_labels.severity`."""
+    kind: str
+    """What it is for, one of KINDS."""
+    source: str
+    group: str | None = None
+
+    @property
+    def limit(self) -> int:
+        return limit_for(self.kind) if self.group is not None else RESULT_MAX_LENGTH
+
+
+# Renders template number `index` of the declared list.
+RenderOne = Callable[[int, str, Any, Mapping[str, Any], Mapping[str, Any] | None, int], Rendered]
+
+
+def render_order(declared: Sequence[Declared]) -> list[int]:
+    """Dynamic labels first (the others see them), then the top-level templates (the
+    groups see `source_link`), then the groups, in the order given (web first)."""
+    labels = [i for i, t in enumerate(declared) if t.kind == "dynamic_label"]
+    top = [i for i, t in enumerate(declared) if t.group is None and t.kind != "dynamic_label"]
+    groups = [i for i, t in enumerate(declared) if t.group is not None]
+    return labels + top + groups
+
+
+def render_sample(
+    integration: str,
+    declared: Sequence[Declared],
+    payload: Any,
+    static: Mapping[str, Any],
+    render_one: RenderOne,
+) -> dict[int, Rendered]:
+    """Every declared template for one alert, each seeing what OnCall gives it."""
+    results: dict[int, Rendered] = {}
+    alert_labels = dict(static)
+    source_link: str | None = None
+    web: dict[str, str] = {}
+    context: dict[str, Any] = {
+        "integration_name": integration,
+        "grafana_oncall_link": SAMPLE_LINK,
+        "amixr_link": SAMPLE_LINK,
+        "grafana_oncall_alert_group_id": 1,
+        "grafana_oncall_incident_id": 1,
+        "amixr_incident_id": 1,
+        "grafana_oncall_alert_group_status": "firing",
+    }
+    for index in render_order(declared):
+        template = declared[index]
+        if template.kind == "dynamic_label":
+            result = render_one(index, template.source, payload, static, None, template.limit)
+            if result.ok and result.text and result.text.strip():
+                alert_labels[template.path.split(".", 1)[1]] = result.text
+        elif template.group is None:
+            result = render_one(index, template.source, payload, alert_labels, None, template.limit)
+            if template.kind == "source_link" and result.ok:
+                source_link = result.text
+        else:
+            extra = {}
+            if template.group != "web":
+                extra = {
+                    f"web_{attr}": web.get(attr, f"(the default web {attr})") for attr in WEB_ATTRS
+                }
+            group_context = {**context, "source_link": source_link, **extra}
+            result = render_one(
+                index, template.source, payload, alert_labels, group_context, template.limit
+            )
+            if template.group == "web":
+                web[template.kind] = result.text if result.ok and result.text else ""
+        results[index] = result
+    return results
 
 
 # --- The `render` command ----------------------------------------------------------
@@ -398,20 +530,32 @@ def _render_one(args: argparse.Namespace) -> int:
             )
     else:
         raise SampleError("give --type TYPE (its built-in samples) or --payload FILE")
+    from . import _render_worker
+
     labels = _pairs(args.label, "--label")
+    chosen = pick(samples, args.sample)
+    limit = limit_for(args.kind)
+    results = _render_worker.render_each(
+        [(template, sample.payload, labels, None, limit) for sample in chosen],
+        places=[f"sample {sample.name!r}" for sample in chosen],
+    )
     failed = False
-    for sample in pick(samples, args.sample):
-        rendered = render(template, sample.payload, labels=labels, limit=limit_for(args.kind))
+    for sample, rendered in zip(chosen, results, strict=True):
         print(f"--- sample {sample.describe()}")
         print(format_rendered(rendered))
         line = verdict(args.kind, rendered)
         if line:
             print(f"==> {line}")
-        failed = failed or not rendered.ok
+        failed = failed or not rendered.ok or bool(rendered.notes)
     return 1 if failed else 0
 
 
+BOUND_CONSEQUENCE = "a template this costly would weigh on OnCall at every alert"
+
+
 def format_rendered(rendered: Rendered) -> str:
+    if rendered.severity == "bound":
+        return f"[render stopped] {rendered.problem}\n({BOUND_CONSEQUENCE})"
     if not rendered.ok:
         kind = "template error" if rendered.severity == "error" else "render warning"
         return f"[{kind}] {rendered.problem}\n(OnCall falls back to the default rendering)"
@@ -421,6 +565,8 @@ def format_rendered(rendered: Rendered) -> str:
             f"\n[cut: the result is {rendered.length:,} characters; OnCall keeps "
             f"{rendered.limit:,} and appends {CUT_MARK}]"
         )
+    for note in rendered.notes:
+        text += f"\n[{note}]"
     return text
 
 
@@ -435,6 +581,9 @@ def render_program(
     No engine, no stack and no API: resources are registered with mocks, so values
     computed from other resources are not known and their templates are skipped.
     """
+    import pulumi
+    import yaml
+
     from . import template_checks
 
     try:
@@ -451,7 +600,7 @@ def render_program(
     values = _stack_config(cwd, name, stack) if stack else {}
     values.update({k if ":" in k else f"{name}:{k}": v for k, v in config.items()})
     pulumi.runtime.set_all_config(values, [])
-    pulumi.runtime.set_mocks(_Mocks(), project=name, stack=stack or "render", preview=True)
+    pulumi.runtime.set_mocks(_mocks(), project=name, stack=stack or "render", preview=True)
 
     reports: list[template_checks.Report] = []
 
@@ -482,17 +631,24 @@ def render_program(
     return 1 if findings else 0
 
 
-class _Mocks(Mocks):
-    """Registers every resource with its inputs as outputs; invokes return nothing."""
+def _mocks() -> Mocks:
+    from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        return f"{args.name}-id", dict(args.inputs)
+    class _Mocks(Mocks):
+        """Registers every resource with its inputs as outputs; invokes return nothing."""
 
-    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+            return {}, None
+
+    return _Mocks()
 
 
 def _stack_config(cwd: Path, project: str, stack: str) -> dict[str, str]:
+    import yaml
+
     path = cwd / f"Pulumi.{stack}.yaml"
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -19,29 +19,12 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from . import rendering, schema
-from .rendering import Rendered, Sample
+from . import _render_worker, rendering, schema
+from .rendering import Declared, Rendered, Sample
 
 CONFIG_KEY = "oncall:templateChecks"
 MODES = ("warn", "strict", "off")
 DEFAULT_MODE = "warn"
-
-# What group templates see besides payload and labels; the values stand in for the
-# alert group's, which only exist once OnCall received the alert.
-SAMPLE_LINK = "https://oncall.example.com/alert-groups/I1SAMPLE"
-WEB_ATTRS = ("title", "message", "image_url")
-
-
-@dataclass(frozen=True)
-class Declared:
-    """One declared template."""
-
-    path: str
-    """Where it is declared: `templates.slack.title`, `dynamic_labels.severity`."""
-    kind: str
-    """What it is for, one of rendering.KINDS."""
-    source: str
-    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,8 +137,9 @@ def check(
             renderable.append(template)
 
     static = {k: v for k, v in (labels if isinstance(labels, Mapping) else {}).items() if _plain(v)}
-    for sample in samples:
-        results = _render_sample(integration, renderable, sample, static)
+    # One job for the render process: every template for every sample.
+    rendered = _render_worker.render_samples(integration, renderable, samples, static)
+    for sample, results in zip(samples, rendered, strict=True):
         for template, result in results:
             report.renderings.append(Rendering(template, sample, result))
             problems += [
@@ -171,52 +155,6 @@ def check(
 
 def _plain(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool)) and not isinstance(value, Unknown)
-
-
-def _render_sample(
-    integration: str, declared: list[Declared], sample: Sample, static: Mapping[str, Any]
-) -> list[tuple[Declared, Rendered]]:
-    results: list[tuple[Declared, Rendered]] = []
-    alert_labels = dict(static)
-    for template in (t for t in declared if t.kind == "dynamic_label"):
-        result = rendering.render(template.source, sample.payload, labels=static)
-        results.append((template, result))
-        if result.ok and result.text and result.text.strip():
-            alert_labels[template.path.split(".", 1)[1]] = result.text
-    source_link: str | None = None
-    for template in (t for t in declared if t.group is None and t.kind != "dynamic_label"):
-        result = rendering.render(template.source, sample.payload, labels=alert_labels)
-        results.append((template, result))
-        if template.kind == "source_link" and result.ok:
-            source_link = result.text
-    context: dict[str, Any] = {
-        "integration_name": integration,
-        "source_link": source_link,
-        "grafana_oncall_link": SAMPLE_LINK,
-        "amixr_link": SAMPLE_LINK,
-        "grafana_oncall_alert_group_id": 1,
-        "grafana_oncall_incident_id": 1,
-        "amixr_incident_id": 1,
-        "grafana_oncall_alert_group_status": "firing",
-    }
-    web: dict[str, str] = {}
-    for template in (t for t in declared if t.group is not None):
-        extra = {}
-        if template.group != "web":
-            extra = {
-                f"web_{attr}": web.get(attr, f"(the default web {attr})") for attr in WEB_ATTRS
-            }
-        result = rendering.render(
-            template.source,
-            sample.payload,
-            labels=alert_labels,
-            context={**context, **extra},
-            limit=rendering.limit_for(template.kind),
-        )
-        results.append((template, result))
-        if template.group == "web":
-            web[template.kind] = result.text if result.ok and result.text else ""
-    return results
 
 
 def _consequence(kind: str) -> str:
@@ -238,10 +176,12 @@ def _quote(text: str | None, quote: bool) -> str:
 
 def _problems(template: Declared, sample: Sample, result: Rendered, quote: bool) -> list[str]:
     kind = template.kind
+    if result.severity == "bound":
+        return [f"{result.problem}; {rendering.BOUND_CONSEQUENCE}"]
     if not result.ok:
         label = "template error" if result.severity == "error" else "fails to render"
         return [f"{label}: {result.problem}; {_consequence(kind)}"]
-    problems = []
+    problems = [f"{note}: renders {_quote(result.text, quote)}" for note in result.notes]
     if result.cut:
         problems.append(
             f"renders {result.length:,} characters; OnCall keeps the first "
@@ -378,10 +318,15 @@ def schedule(
 ) -> None:
     """Once the values are known, render them and report findings on `resource`."""
     sink = _sink
+    integration = resource.pulumi_resource_name
+    if isinstance(samples, Sequence) and not isinstance(samples, (str, bytes)) and not samples:
+        # Even with checks off: an empty list is a mistake, never a way to skip them.
+        raise pulumi.RunError(
+            f"integration {integration!r}: template_samples: {rendering.EMPTY_SAMPLES}"
+        )
     current = DEFAULT_MODE if sink is not None else mode()
     if current == "off":
         return
-    integration = resource.pulumi_resource_name
     try:
         user_samples = None if samples is None else rendering.load_samples(samples, Path.cwd())
     except rendering.SampleError as exc:

@@ -388,6 +388,7 @@ def test_a_json_file_with_a_plain_payload_or_a_list(tmp_path: Path) -> None:
         (None, "cannot read"),
         ("{not json", "is not valid JSON"),
         ('{"oncall_samples": []}', "must be a non-empty list"),
+        ("[]", "s.json: an empty list holds no payload to render against"),
         ('{"oncall_samples": [{"name": "x"}]}', "needs a `payload`"),
         ('{"oncall_samples": [{"payload": {}, "status": "ok"}]}', "unknown key(s) 'status'"),
         ('{"oncall_samples": [{"payload": {}, "state": "ok"}]}', "state 'ok' is not one of"),
@@ -400,6 +401,15 @@ def test_bad_sample_files_say_what_is_wrong(
         (tmp_path / "s.json").write_text(content)
     with pytest.raises(SampleError, match=message.replace("(", r"\(").replace(")", r"\)")):
         rendering.load_samples(["s.json"], tmp_path)
+
+
+def test_an_empty_list_of_samples_is_refused_with_the_fix() -> None:
+    with pytest.raises(SampleError) as raised:
+        rendering.load_samples([], Path("."))
+    assert str(raised.value) == (
+        "the list is empty, so no template would be checked: give at least one payload or "
+        "JSON file, or omit template_samples to use the type's built-in samples"
+    )
 
 
 def test_a_sample_that_is_neither_dict_nor_path() -> None:

@@ -9,10 +9,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
 from e2e_support import REPO, OnCall, Project
+from pulumi_env import run_pulumi
 
 FLAWED: dict[str, Any] = {
     "am": {
@@ -118,6 +120,74 @@ def test_strict_passes_sound_templates_and_user_samples_from_a_file(
         "error: integration 'deploys': templates.grouping_key on all 3 samples: renders empty"
         in out
     )
+
+
+def _render_processes_in(directory: Path) -> list[int]:
+    """Render processes still running with `directory` as their working directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cwd = (entry / "cwd").resolve()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cwd == directory.resolve() and b"_render_worker" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_hostile_template_is_a_finding_and_the_preview_returns(
+    project: Project, oncall: OnCall
+) -> None:
+    loop = "{% for i in [0] * 100000 %}{% for j in [0] * 100000 %}{% endfor %}{% endfor %}"
+    hostile = {
+        "type": "webhook",
+        "template_samples": [{"msg": "a" * 40 + "b"}],
+        "templates": {
+            "grouping_key": "{{ payload.msg * 10**8 }}",
+            "resolve_signal": "{{ payload.msg | regex_search('(a+)+$') }}",
+            "web": {"title": "{{ 'a' * 10**9 }}", "message": loop},
+            "sms": {"title": "{{ ('a' * 40 + 'b') | regex_search('(a+)+$') }}"},
+        },
+    }
+    project.spec({"hostile": hostile})
+    oncall.clear_requests()
+    # A hang would end at this timeout, not at the suite's.
+    proc = run_pulumi(["preview"], project.dir, project.env, check=False, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert oncall.api_requests() == []
+    where = "warning: integration 'hostile': templates.{} on sample 'template_samples[0]': "
+    too_big = "builds a string of {} characters, over the 10,000,000 that a render may build"
+    assert where.format("grouping_key") + too_big.format("4,100,000,000") in out
+    assert where.format("web.title") + too_big.format("1,000,000,000") in out
+    assert (
+        where.format("web.message")
+        + "stopped after 5 s: pulumi-oncall bounds each render to 5 s; a template this costly "
+        "would weigh on OnCall at every alert"
+    ) in out, out
+    # The regex filters answer (no match): nothing to report on them.
+    assert "templates.resolve_signal" not in out and "templates.sms.title" not in out
+    # The program's render process ended with it.
+    deadline = time.monotonic() + 30
+    while _render_processes_in(project.dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _render_processes_in(project.dir) == []
+
+
+def test_empty_template_samples_fail_the_program_with_the_fix(
+    project: Project, oncall: OnCall
+) -> None:
+    project.spec({"deploys": {"type": "webhook", "template_samples": []}})
+    proc = preview(project, oncall)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "integration 'deploys': template_samples: the list is empty, so no template would be "
+        "checked: give at least one payload or JSON file, or omit template_samples to use the "
+        "type's built-in samples"
+    ) in out
+    assert "Traceback" not in out
 
 
 def test_off_stays_quiet_and_a_bad_mode_is_refused(project: Project, oncall: OnCall) -> None:
