@@ -1,5 +1,14 @@
 """Grafana OnCall integrations as Pulumi resources."""
 
+from ._args import (
+    DefaultRouteArgs,
+    RichTemplateArgs,
+    RouteSlackArgs,
+    RouteTargetArgs,
+    TemplatesArgs,
+    TitleMessageTemplateArgs,
+    TitleTemplateArgs,
+)
 from ._version import __version__
 from .lookups import (
     EscalationChain,
@@ -13,13 +22,7 @@ from .lookups import (
     get_team,
     get_team_output,
 )
-from .resources import (
-    DefaultRouteArgs,
-    Integration,
-    RouteSlackArgs,
-    RouteTargetArgs,
-    TemplatesArgs,
-)
+from .resources import Integration
 
 __all__ = [
     "DefaultRouteArgs",
@@ -27,10 +30,13 @@ __all__ = [
     "Integration",
     "IntegrationInfo",
     "LookupFailed",
+    "RichTemplateArgs",
     "RouteSlackArgs",
     "RouteTargetArgs",
     "Team",
     "TemplatesArgs",
+    "TitleMessageTemplateArgs",
+    "TitleTemplateArgs",
     "__version__",
     "get_escalation_chain",
     "get_escalation_chain_output",

@@ -25,14 +25,14 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 # Backends whose `enabled` default is documented; a removed flag is reset to it, and
 # left as it is on the others.
-ROUTE_ENABLED_DEFAULTS = {"slack": True}
-
-TOP_LEVEL_STRINGS = ("type", "name", "team_id", "description_short")
-NESTED = ("default_route", "templates")
-
+ROUTE_ENABLED_DEFAULTS: dict[str, bool] = {
+    path[1]: node.reset_to
+    for path, node in schema.walk(schema.DEFAULT_ROUTE, ("default_route",))
+    if node.reset_to is not None
+}
 # Relational ids where the server reads "" as null: "" declares "none".
 EMPTY_ID_PATHS: frozenset[Path] = frozenset(
-    {("team_id",), ("default_route", "escalation_chain_id")}
+    path for path, node in schema.walk() if node.empty_is_none
 )
 
 
@@ -89,16 +89,6 @@ def is_unknown(value: Any) -> bool:
 # -- validation ---------------------------------------------------------------
 
 
-def _known_keys(section: str, group: str | None = None) -> tuple[str, ...]:
-    if section == "templates":
-        if group is None:
-            return schema.TEMPLATE_FIELDS + tuple(schema.TEMPLATE_GROUPS)
-        return schema.TEMPLATE_GROUPS[group]
-    if group is None:
-        return ("escalation_chain_id", *schema.ROUTE_BACKENDS)
-    return (schema.ROUTE_BACKENDS[group], "enabled")
-
-
 def _unknown_key(path: Path, key: str, known: Iterable[str]) -> tuple[str, str]:
     return (
         dotted((*path, key)),
@@ -138,120 +128,87 @@ def validate(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     """
     import_id = inputs.get("import_id")
     failures = _validate_type(inputs.get("type"), adopting=import_id is not None)
-
-    for key, limit in (
-        ("name", schema.NAME_MAX_LENGTH),
-        ("description_short", schema.DESCRIPTION_MAX_LENGTH),
-    ):
-        value = inputs.get(key)
-        if value is None or is_unknown(value):
-            continue
-        if not isinstance(value, str):
-            failures.append((key, f"{key} must be a string, got {kind_of(value)}"))
-        elif key == "name" and not value.strip():
-            failures.append((key, "name must not be blank; omit it to use the resource name"))
-        elif len(value.strip()) > limit:
-            failures.append(
-                (key, f"{key} is {len(value.strip())} characters; the limit is {limit}")
-            )
-
-    team_id = inputs.get("team_id")
-    if team_id is not None and not is_unknown(team_id):
-        if not isinstance(team_id, str):
-            failures.append(
-                (
-                    "team_id",
-                    f"team_id must be a string id such as 'T...' (or \"\"), got {kind_of(team_id)}",
-                )
-            )
-        elif team_id and (problem := _id_problem(team_id, "TABC123")):
-            failures.append(("team_id", f"team_id {problem}"))
-
-    connection = inputs.get("connection")
-    if connection is not None and not is_unknown(connection):
-        if not isinstance(connection, str) or not connection.strip():
-            failures.append(
-                (
-                    "connection",
-                    "connection must be the name of an entry of oncall:connections, such as "
-                    f"'staging', got {_shown_kind(connection)}",
-                )
-            )
-        elif connection != connection.strip():
-            failures.append(("connection", "connection has surrounding spaces; remove them"))
-    if import_id is not None and not is_unknown(import_id):
-        if not isinstance(import_id, str):
-            failures.append(
-                (
-                    "import_id",
-                    f"import_id must be an integration id ('C...'), got {kind_of(import_id)}",
-                )
-            )
-        elif problem := _id_problem(import_id, "CABC123"):
-            failures.append(("import_id", f"import_id {problem}"))
-
+    for node in schema.FIELDS:
+        if node.kind != "type" and node.role != "program":
+            failures.extend(_validate(node, inputs.get(node.name), (node.name,)))
     failures.extend(_nul_problems(inputs))
-
-    for section in NESTED:
-        failures.extend(_validate_section(section, inputs.get(section)))
-    for key in schema.MAPPING_FIELDS:
-        failures.extend(_validate_labels(key, inputs.get(key)))
     return failures
 
 
-def _validate_section(section: str, value: Any) -> list[tuple[str, str]]:
-    if value is None or is_unknown(value):
-        return []
-    if not isinstance(value, Mapping):
-        return [(section, f"{section} must be a mapping, got {type(value).__name__}")]
-    failures: list[tuple[str, str]] = []
-    known = _known_keys(section)
-    for key, item in value.items():
-        path = (section, key)
-        if key not in known:
-            failures.append(_unknown_key((section,), key, known))
-        elif item is None or is_unknown(item):
-            continue
-        elif section == "templates" and key in schema.TEMPLATE_FIELDS:
-            failures.extend(_validate_leaf(path, item))
-        elif key == "escalation_chain_id":
-            if not isinstance(item, str):
-                failures.append(
-                    (dotted(path), f"must be a string id such as 'F...', got {kind_of(item)}")
-                )
-            elif item and (problem := _id_problem(item, "FABC123")):
-                failures.append((dotted(path), problem))
-        elif not isinstance(item, Mapping):
-            failures.append((dotted(path), f"must be a mapping, got {type(item).__name__}"))
-        else:
-            group_known = _known_keys(section, key)
-            for field, leaf in item.items():
-                if field not in group_known:
-                    failures.append(_unknown_key(path, field, group_known))
-                else:
-                    failures.extend(_validate_leaf((*path, field), leaf))
-    return failures
-
-
-def _validate_leaf(path: Path, value: Any) -> list[tuple[str, str]]:
-    if value is None or is_unknown(value):
+def _validate(node: schema.Node, value: Any, path: Path) -> list[tuple[str, str]]:
+    """One field's problems; top-level reasons start with the field's name."""
+    if value is None or (is_unknown(value) and not isinstance(value, Mapping)):
         return []
     where = dotted(path)
-    if path[-1] == "enabled":
-        if isinstance(value, bool):
-            return []
-        return [(where, f"must be true or false, got {kind_of(value)}")]
+    lead = f"{where} " if len(path) == 1 else ""
+    if node.kind == "object":
+        return _validate_object(node, value, path)
+    if node.kind == "mapping":
+        return _validate_labels(node, value)
+    if node.kind == "bool":
+        ok = isinstance(value, bool)
+        return [] if ok else [(where, f"{lead}must be true or false, got {kind_of(value)}")]
+    if node.name == "connection":
+        return _validate_connection(value)
     if not isinstance(value, str):
-        return [(where, f"must be a string, got {kind_of(value)}")]
-    if path[0] in ("templates", "dynamic_labels"):
+        if node.kind == "id":
+            example = f"'{node.example[0]}...'" if node.example else "'...'"
+            empty = ' (or "")' if node.empty_is_none else ""
+            return [
+                (where, f"{lead}must be a string id such as {example}{empty}, got {kind_of(value)}")
+            ]
+        return [(where, f"{lead}must be a string, got {kind_of(value)}")]
+    if node.kind == "id":
+        if not value and node.empty_is_none:
+            return []
+        problem = _id_problem(value, node.example)
+        return [(where, f"{lead}{problem}")] if problem else []
+    if node.kind == "template":
         error = compile_error(value)
         if error:
             return [(where, f"template does not compile ({error}); the server would refuse it")]
+        return []
+    if node.name == "name" and not value.strip():
+        return [(where, "name must not be blank; omit it to use the resource name")]
+    if node.max_length is not None and len(value.strip()) > node.max_length:
+        return [
+            (where, f"{where} is {len(value.strip())} characters; the limit is {node.max_length}")
+        ]
     return []
 
 
-def _validate_labels(key: str, value: Any) -> list[tuple[str, str]]:
-    if value is None or (isinstance(value, str) and is_unknown(value)):
+def _validate_object(node: schema.Node, value: Any, path: Path) -> list[tuple[str, str]]:
+    where = dotted(path)
+    if not isinstance(value, Mapping):
+        lead = f"{where} " if len(path) == 1 else ""
+        return [(where, f"{lead}must be a mapping, got {type(value).__name__}")]
+    failures: list[tuple[str, str]] = []
+    for key, item in value.items():
+        child = node.child(key)
+        if child is None:
+            failures.append(_unknown_key(path, key, node.keys))
+        elif not (item is None or is_unknown(item)):
+            failures.extend(_validate(child, item, (*path, key)))
+    return failures
+
+
+def _validate_connection(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, str) or not value.strip():
+        return [
+            (
+                "connection",
+                "connection must be the name of an entry of oncall:connections, such as "
+                f"'staging', got {_shown_kind(value)}",
+            )
+        ]
+    if value != value.strip():
+        return [("connection", "connection has surrounding spaces; remove them")]
+    return []
+
+
+def _validate_labels(node: schema.Node, value: Any) -> list[tuple[str, str]]:
+    key = node.name
+    if isinstance(value, str) and is_unknown(value):
         return []
     if not isinstance(value, Mapping):
         kind = "a list" if isinstance(value, (list, tuple)) else type(value).__name__
@@ -265,8 +222,15 @@ def _validate_labels(key: str, value: Any) -> list[tuple[str, str]]:
             failures.append((key, f"label keys must be non-empty strings, got {kind_of(name)}"))
         elif item is None or (isinstance(item, str) and not item.strip()):
             failures.append((f"{key}.{name}", "a label needs a non-empty value"))
-        else:
-            failures.extend(_validate_leaf((key, name), item))
+        elif not isinstance(item, str):
+            failures.append((f"{key}.{name}", f"must be a string, got {kind_of(item)}"))
+        elif node.render_as is not None and (error := compile_error(item)):
+            failures.append(
+                (
+                    f"{key}.{name}",
+                    f"template does not compile ({error}); the server would refuse it",
+                )
+            )
     return failures
 
 
@@ -317,25 +281,24 @@ def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
 def declared(spec: Mapping[str, Any]) -> Flat:
     """The API fields the user declared (None means not declared)."""
     flat: Flat = {}
-    for key in schema.API_FIELDS:
-        value = spec.get(key)
-        if value is None:
-            continue
-        if key in NESTED and isinstance(value, Mapping):
-            for sub, item in value.items():
-                if item is None:
-                    continue
-                if isinstance(item, Mapping):
-                    for leaf, leaf_value in item.items():
-                        if leaf_value is not None:
-                            flat[(key, sub, leaf)] = leaf_value
-                else:
-                    flat[(key, sub)] = item
-        elif key in schema.MAPPING_FIELDS and isinstance(value, Mapping):
-            flat[(key,)] = dict(value)
-        else:
-            flat[(key,)] = value
+    for node in schema.FIELDS:
+        if node.role == "api":
+            _flatten(node, spec.get(node.name), (node.name,), flat)
     return flat
+
+
+def _flatten(node: schema.Node | None, value: Any, path: Path, flat: Flat) -> None:
+    if value is None:
+        return
+    # A key the schema does not know (validation refuses it) is kept by its shape.
+    nested = node.kind == "object" if node is not None else len(path) < 3
+    if nested and isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(node.child(key) if node is not None else None, item, (*path, key), flat)
+    elif node is not None and node.kind == "mapping" and isinstance(value, Mapping):
+        flat[path] = dict(value)
+    else:
+        flat[path] = value
 
 
 def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
@@ -479,7 +442,8 @@ def _absent(remote: Mapping[str, Any], path: Path) -> bool:
     """Whether the server's body has no place at all for `path`."""
     if path[0] in schema.MAPPING_FIELDS:
         return path[0] not in remote
-    if path[0] in NESTED and len(path) == 3:
+    group = schema.at(path[:2]) if len(path) == 3 else None
+    if group is not None and group.kind == "object":
         section = remote.get(path[0])
         return not isinstance(section, Mapping) or path[1] not in section
     return False
@@ -525,48 +489,42 @@ def outputs(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, A
     for key in schema.PROVIDER_FIELDS:
         if key not in schema.API_FIELDS:
             spec[key] = inputs.get(key)
-    heartbeat = remote.get("heartbeat")
-    default_route = remote.get("default_route")
-    return {
-        **spec,
-        "integration_id": remote.get("id"),
-        "link": remote.get("link"),
-        "inbound_email": remote.get("inbound_email"),
-        "heartbeat_link": heartbeat.get("link") if isinstance(heartbeat, Mapping) else None,
-        "default_route_id": default_route.get("id") if isinstance(default_route, Mapping) else None,
-        "maintenance_mode": remote.get("maintenance_mode"),
-    }
+    for node in schema.OUTPUTS:
+        spec[node.name] = _at(remote, node.source)
+    return spec
+
+
+def _at(body: Any, path: Path) -> Any:
+    for part in path:
+        body = body.get(part) if isinstance(body, Mapping) else None
+    return body
 
 
 def adoptable_spec(remote: Mapping[str, Any]) -> dict[str, Any]:
     """Every non-null field the server holds, as inputs: what an import declares."""
     flat: Flat = {}
-    for key in TOP_LEVEL_STRINGS:
-        if remote.get(key) is not None:
-            flat[(key,)] = remote[key]
-    route = remote.get("default_route") or {}
-    if route.get("escalation_chain_id") is not None:
-        flat[("default_route", "escalation_chain_id")] = route["escalation_chain_id"]
-    for backend, target in schema.ROUTE_BACKENDS.items():
-        block = route.get(backend)
-        if isinstance(block, Mapping) and block.get(target) is not None:
-            flat[("default_route", backend, target)] = block[target]
-            flat[("default_route", backend, "enabled")] = block.get("enabled", True)
-    templates = remote.get("templates") or {}
-    for name in schema.TEMPLATE_FIELDS:
-        if templates.get(name) is not None:
-            flat[("templates", name)] = templates[name]
-    for group, fields in schema.TEMPLATE_GROUPS.items():
-        block = templates.get(group)
-        if isinstance(block, Mapping):
-            for field in fields:
-                if block.get(field) is not None:
-                    flat[("templates", group, field)] = block[field]
-    for key in schema.MAPPING_FIELDS:
-        labels = labels_from_wire(remote.get(key))
-        if labels:
-            flat[(key,)] = labels
+    for node in schema.FIELDS:
+        if node.role == "api":
+            _adoptable(node, remote.get(node.name), (node.name,), flat)
     return nest(flat)
+
+
+def _adoptable(node: schema.Node, value: Any, path: Path, flat: Flat) -> None:
+    if node.kind == "mapping":
+        labels = labels_from_wire(value)
+        if labels:
+            flat[path] = labels
+    elif node.kind != "object":
+        if value is not None:
+            flat[path] = value
+    elif isinstance(value, Mapping):
+        if node.target is not None and value.get(node.target) is None:
+            return  # a messaging backend that is not set up
+        for child in node.children:
+            item = value.get(child.name)
+            if node.target is not None and child.kind == "bool" and item is None:
+                item = True  # a backend's flag missing from a body counts as on
+            _adoptable(child, item, (*path, child.name), flat)
 
 
 @dataclass(frozen=True)

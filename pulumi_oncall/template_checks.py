@@ -76,19 +76,18 @@ def declared_templates(templates: Any, dynamic_labels: Any) -> tuple[list[Declar
             # An empty template is the server's default, like a missing one.
             found.append(Declared(path, kind, value, group))
 
-    if isinstance(templates, Unknown):
-        unknown.append("templates")
-    elif isinstance(templates, Mapping):
-        for name in schema.TEMPLATE_FIELDS:
-            take(f"templates.{name}", name, templates.get(name))
-        # The web group first: the other groups' templates see its results.
-        for group in sorted(schema.TEMPLATE_GROUPS, key=lambda g: g != "web"):
-            fields = templates.get(group)
-            if isinstance(fields, Unknown):
-                unknown.append(f"templates.{group}")
-            elif isinstance(fields, Mapping):
-                for attr in schema.TEMPLATE_GROUPS[group]:
-                    take(f"templates.{group}.{attr}", attr, fields.get(attr), group)
+    def visit(node: schema.Node, value: Any, path: str, group: str | None) -> None:
+        if isinstance(value, Unknown):
+            unknown.append(path)
+        elif node.kind == "template" and node.render_as is not None:
+            take(path, node.render_as, value, group)
+        elif node.kind == "object" and isinstance(value, Mapping):
+            # Fields first, then groups, the web group first: the others see its results.
+            for child in sorted(node.children, key=lambda c: (c.kind == "object", c.name != "web")):
+                inner = group if group is not None or child.kind != "object" else child.name
+                visit(child, value.get(child.name), f"{path}.{child.name}", inner)
+
+    visit(schema.TEMPLATES, templates, "templates", None)
     if isinstance(dynamic_labels, Unknown):
         unknown.append("dynamic_labels")
     elif isinstance(dynamic_labels, Mapping):
