@@ -3,6 +3,7 @@ Cloud types, empty ids, and integrations seeded as if they already existed."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -791,3 +792,191 @@ def test_help_documents_service_accounts_labels_and_seeding() -> None:
         "dynamic_labels",
     ):
         assert text in shown.stdout, text
+
+
+# The service_name label that Grafana Cloud adds to grafana_alerting integrations
+
+SERVICE_LABEL = ("service_name", "{{ payload.commonLabels.service_name }}")
+
+
+@pytest.fixture
+def service_label(cloud: Emu) -> Iterator[Emu]:
+    """The cloud emulator; the service_name settings a test changes are restored after."""
+    before = cloud.admin("GET", "settings")
+    yield cloud
+    cloud.admin("PUT", "settings", before)
+
+
+def late(emu: Emu, delay: float) -> None:
+    emu.admin("PUT", "settings", {"service_name_label": "later", "service_name_label_delay": delay})
+
+
+def test_grafana_alerting_gets_the_service_name_label_by_default(cloud: Emu) -> None:
+    assert cloud.admin("GET", "settings")["service_name_label"] == "now"
+    obj = create(cloud, type="grafana_alerting")
+    assert names(obj["dynamic_labels"]) == [SERVICE_LABEL]
+    [label] = obj["dynamic_labels"]
+    assert UUID.match(label["key"]["id"]) and label["value"]["id"] is None
+    assert obj["labels"] == []
+    assert get(cloud, obj["id"]) == obj
+    assert call(cloud, "GET", INTEGRATIONS).json()["results"] == [obj]
+    # Only grafana_alerting integrations.
+    for itype in ("webhook", "alertmanager", "grafana"):
+        assert create(cloud, type=itype)["dynamic_labels"] == []
+
+
+def test_the_service_name_label_joins_declared_dynamic_labels(cloud: Emu) -> None:
+    sev = ("sev", "{{ payload.sev }}")
+    obj = create(
+        cloud,
+        type="grafana_alerting",
+        dynamic_labels=labels(sev),
+        labels=labels(("service_name", "static")),
+    )
+    # A static label of that key does not stop it: Cloud looks among the dynamic ones.
+    assert sorted(names(obj["dynamic_labels"])) == sorted([SERVICE_LABEL, sev])
+    assert names(obj["labels"]) == [("service_name", "static")]
+    ids = {label["key"]["name"]: label["key"]["id"] for label in obj["dynamic_labels"]}
+    assert ids["service_name"] == obj["labels"][0]["key"]["id"]  # the organisation's key
+
+
+def test_a_declared_service_name_label_is_kept_as_declared(cloud: Emu) -> None:
+    mine = ("service_name", "{{ payload.labels.app }}")
+    obj = create(cloud, type="grafana_alerting", dynamic_labels=labels(mine))
+    assert names(obj["dynamic_labels"]) == [mine]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_updates_never_add_the_service_name_label(service_label: Emu, method: str) -> None:
+    obj = create(service_label, type="grafana_alerting")
+    cleared = update(service_label, obj["id"], {"dynamic_labels": []}, method).json()
+    assert cleared["dynamic_labels"] == []
+    renamed = update(service_label, obj["id"], {"name": "renamed"}, method).json()
+    assert renamed["dynamic_labels"] == []
+    service_label.admin("PUT", "settings", {"service_name_label": "off"})
+    plain = create(service_label, type="grafana_alerting", name="plain")
+    assert plain["dynamic_labels"] == []
+    service_label.admin("PUT", "settings", {"service_name_label": "now"})
+    relabelled = update(service_label, plain["id"], {"labels": labels(("env", "prod"))}).json()
+    assert relabelled["dynamic_labels"] == []
+    assert get(service_label, plain["id"])["dynamic_labels"] == []
+
+
+def test_the_late_service_name_label_comes_on_a_request_after_the_delay(
+    service_label: Emu,
+) -> None:
+    late(service_label, 3600)
+    obj = create(service_label, type="grafana_alerting", dynamic_labels=labels(("a", "1")))
+    assert names(obj["dynamic_labels"]) == [("a", "1")]
+    assert names(get(service_label, obj["id"])["dynamic_labels"]) == [("a", "1")]
+    # The delay counts from the create, with the delay as it is at each request.
+    service_label.admin("PUT", "settings", {"service_name_label_delay": 0})
+    # Any request, of any endpoint, adds what is due before it is answered.
+    listed = call(service_label, "GET", "/api/v1/escalation_chains/")
+    assert listed.status_code == 200
+    after = get(service_label, obj["id"])
+    assert sorted(names(after["dynamic_labels"])) == [("a", "1"), SERVICE_LABEL]
+    assert names(create(service_label, type="grafana_alerting", name="b")["dynamic_labels"]) == []
+
+
+def test_the_late_label_meets_the_integration_as_it_is_by_then(service_label: Emu) -> None:
+    late(service_label, 3600)
+    cleared = create(service_label, type="grafana_alerting", name="cleared")
+    declared = create(service_label, type="grafana_alerting", name="declared")
+    deleted = create(service_label, type="grafana_alerting", name="deleted")
+    assert update(service_label, cleared["id"], {"dynamic_labels": []}).status_code == 200
+    mine = ("service_name", "{{ payload.mine }}")
+    update(service_label, declared["id"], {"dynamic_labels": labels(mine)})
+    assert call(service_label, "DELETE", f"{INTEGRATIONS}{deleted['id']}/").status_code == 204
+    service_label.admin("PUT", "settings", {"service_name_label_delay": 0})
+    assert names(get(service_label, cleared["id"])["dynamic_labels"]) == [SERVICE_LABEL]
+    assert names(get(service_label, declared["id"])["dynamic_labels"]) == [mine]
+    gone = call(service_label, "GET", f"{INTEGRATIONS}{deleted['id']}/")
+    assert gone.status_code == 404
+
+
+def test_admin_reads_see_the_late_label(service_label: Emu) -> None:
+    late(service_label, 3600)
+    create(service_label, type="grafana_alerting")
+    service_label.admin("PUT", "settings", {"service_name_label_delay": 0})
+    [row] = service_label.admin("GET", "integrations")["integrations"]
+    assert names(row["dynamic_labels"]) == [SERVICE_LABEL]
+    assert log(service_label) == [("POST", 201, "admin")]  # added without an API request
+
+
+def test_seeded_grafana_alerting_integrations_get_no_label(cloud: Emu) -> None:
+    response = seed_one(cloud, {"type": "grafana_alerting", "name": "existing"})
+    assert response.status_code == 201, response.text
+    assert response.json()["dynamic_labels"] == []
+    assert get(cloud, response.json()["id"])["dynamic_labels"] == []
+
+
+def test_open_source_adds_no_label(oss: Emu) -> None:
+    assert oss.admin("GET", "settings")["service_name_label"] == "off"
+    obj = create(oss, type="grafana_alerting")
+    assert "dynamic_labels" not in obj and "labels" not in obj
+    refused = HTTP.put(oss.url + "/emulator/settings/", json={"service_name_label": "now"})
+    assert refused.status_code == 400
+    assert "cloud flavour" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"service_name_label": "sometimes"},
+        {"service_name_label": None},
+        {"service_name_label_delay": -1},
+        {"service_name_label_delay": "soon"},
+        {"service_name_label_delay": True},
+        {"service_name_label": "later", "service_name_label_delay": float("inf")},
+        {"service_name_label": "off", "slack_connected": "yes"},
+    ],
+)
+def test_service_label_settings_are_checked(service_label: Emu, changes: dict[str, Any]) -> None:
+    before = service_label.admin("GET", "settings")
+    body = json.dumps(changes).replace("Infinity", "1e999")
+    response = HTTP.put(
+        service_label.url + "/emulator/settings/",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert service_label.admin("GET", "settings") == before  # all or nothing
+
+
+@pytest.mark.parametrize(
+    ("args", "created"),
+    [
+        (["--service-name-label", "off"], []),
+        (["--service-name-label", "now"], [SERVICE_LABEL]),
+        ([], [SERVICE_LABEL]),
+    ],
+)
+def test_service_label_flag(args: list[str], created: list[tuple[str, str]]) -> None:
+    extra = ["--flavour", "cloud", "--grafana-reachable", *args]
+    with EmulatorProcess(token=TOKEN, extra_args=extra) as emu:
+        assert names(create(emu, type="grafana_alerting")["dynamic_labels"]) == created
+
+
+def test_service_label_flag_is_checked() -> None:
+    for args, message in [
+        (["--service-name-label", "now"], "needs labels: the cloud flavour"),
+        (["--flavour", "cloud", "--service-name-label-delay", "-1"], "number of seconds"),
+        (["--flavour", "cloud", "--service-name-label", "never"], "invalid choice"),
+    ]:
+        with pytest.raises(EmulatorError, match=message):
+            EmulatorProcess(token=TOKEN, extra_args=args).start()
+
+
+def test_a_pending_label_survives_a_restart_with_db(tmp_path: Path) -> None:
+    db = tmp_path / "oncall.db"
+    cloud_args = ["--flavour", "cloud", "--grafana-reachable", "--service-name-label", "later"]
+    with EmulatorProcess(
+        token=TOKEN, db=db, extra_args=[*cloud_args, "--service-name-label-delay", "3600"]
+    ) as emu:
+        obj = create(emu, type="grafana_alerting")
+        assert obj["dynamic_labels"] == []
+    with EmulatorProcess(
+        token=TOKEN, db=db, extra_args=[*cloud_args, "--service-name-label-delay", "0"]
+    ) as emu:
+        assert names(get(emu, obj["id"])["dynamic_labels"]) == [SERVICE_LABEL]

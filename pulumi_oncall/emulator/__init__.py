@@ -1,4 +1,4 @@
-"""A local emulator of the Grafana OnCall Integrations API.
+"""A local emulator of the Grafana OnCall public API: integrations, routes, teams, chains.
 
 Run it with `python -m pulumi_oncall.emulator --help`, or from Python with
 `EmulatorProcess` (a subprocess) or `build_server` (in this process).

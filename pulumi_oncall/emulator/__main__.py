@@ -21,7 +21,15 @@ from .constants import (
 from .faults import DEFAULT_FAIL_STATUSES, FaultSettings, parse_statuses
 from .flavours import FLAVOURS
 from .server import check_exposure, serve
-from .state import EmulatorConfig, SeedError, is_http_url
+from .state import (
+    DEFAULT_SERVICE_LABEL_DELAY,
+    SERVICE_LABEL_MODES,
+    EmulatorConfig,
+    SeedError,
+    check_service_label,
+    is_http_url,
+)
+from .tables import SERVICE_LABEL, SERVICE_LABEL_TEMPLATE, SERVICE_LABEL_TYPE
 
 EPILOG = f"""\
 environment:
@@ -50,6 +58,20 @@ labels (--flavour cloud):
   per value of a key; null for a template) and list the labels in an order of their
   own that differs from the order written. The oss flavour drops labels silently.
 
+routes:
+  /api/v1/routes/ as OnCall 1.16.9 serves it: each integration's default route among
+  them (listed last, not deletable, the integration's default_route), positions that
+  insert and shift, regex and jinja2 routes, 25 per page (perpage up to 100).
+
+{SERVICE_LABEL} label (--flavour cloud):
+  As Grafana Cloud does, a {SERVICE_LABEL_TYPE} integration created through the API gets
+  the dynamic label {SERVICE_LABEL} = {SERVICE_LABEL_TEMPLATE}, put first,
+  unless its dynamic_labels name that key. --service-name-label now (the default) adds
+  it in the create; later adds it --service-name-label-delay seconds after, on the
+  first request once that time has passed (as Cloud's background task does when the
+  label key is not cached yet); off never does. Updates never add it, and neither
+  does seeding.
+
 admin endpoints (open on loopback unless an admin secret is set; then every one,
 /emulator/health included, needs the header {ADMIN_HEADER}: SECRET, else 403). A
 --host other than 127.0.0.0/8, ::1 or localhost needs the secret: without it the
@@ -58,7 +80,8 @@ emulator refuses to start. Never faulted, throttled or logged:
   GET    /emulator/requests            API requests since the last reset
   DELETE /emulator/requests            clear that log
   GET|PUT /emulator/faults             fault and rate-limit settings (PUT is partial)
-  GET|PUT /emulator/settings           slack_connected, grafana_reachable
+  GET|PUT /emulator/settings           slack_connected, grafana_reachable,
+                                       service_name_label, service_name_label_delay
   GET|POST /emulator/teams             POST {{"id"?, "name"}}
   GET|POST /emulator/escalation_chains POST {{"id"?, "name", "team_id"?}}
   GET    /emulator/integrations[?include_deleted=1]   every row, unpaginated
@@ -94,7 +117,7 @@ def _env_list(name: str) -> list[str]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m pulumi_oncall.emulator",
-        description="A local emulator of the Grafana OnCall Integrations API.",
+        description="A local emulator of the Grafana OnCall public API (integrations, routes).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -142,6 +165,19 @@ def parser() -> argparse.ArgumentParser:
         choices=sorted(FLAVOURS),
         default="oss",
         help="oss, or cloud: more types, msteams, labels (oss)",
+    )
+    p.add_argument(
+        "--service-name-label",
+        choices=SERVICE_LABEL_MODES,
+        help=f"when the cloud flavour adds its {SERVICE_LABEL} label to new "
+        f"{SERVICE_LABEL_TYPE} integrations: now, later or off (cloud: now; oss: off)",
+    )
+    p.add_argument(
+        "--service-name-label-delay",
+        type=float,
+        default=DEFAULT_SERVICE_LABEL_DELAY,
+        help=f"seconds until a `later` {SERVICE_LABEL} label appears "
+        f"({DEFAULT_SERVICE_LABEL_DELAY:g})",
     )
     p.add_argument("--public-url", help="base URL of links and pagination (http://HOST:PORT)")
     p.add_argument("--slack-connected", action="store_true", help="accept Slack channels in routes")
@@ -226,6 +262,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise ValueError("--grafana-url must be an http(s) URL, e.g. https://STACK.grafana.net")
     if (sa_tokens or sa_viewer_tokens) and args.grafana_url is None:
         raise ValueError("service-account tokens need --grafana-url, the stack they belong to")
+    mode = args.service_name_label or ("now" if FLAVOURS[args.flavour].labels else "off")
+    check_service_label(mode, args.service_name_label_delay, args.flavour)
     faults = FaultSettings(
         fail_rate=args.fail_rate,
         fail_statuses=args.fail_statuses,
@@ -245,6 +283,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         public_url=args.public_url,
         slack_connected=args.slack_connected,
         grafana_reachable=args.grafana_reachable,
+        service_name_label=mode,
+        service_name_label_delay=args.service_name_label_delay,
         admin_secret=args.admin_secret,
         faults=faults,
         fault_seed=args.fault_seed,

@@ -4,48 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pulumi_oncall.schema import (
+from .tables import (
     CLOUD_ONLY_ROUTE_BACKENDS,
     CLOUD_ONLY_TEMPLATE_GROUPS,
     CLOUD_TYPES,
+    HIDDEN_TYPES,
     OSS_TYPES,
     ROUTE_BACKENDS,
     TEMPLATE_GROUPS,
 )
-
-# Accepted on create, then hidden from the API (see the behaviour notes).
-HIDDEN_TYPES = frozenset({"maintenance"})
-
-# Types without an alert-posting URL.
-LINKLESS_TYPES = frozenset({"manual", "inbound_email"})
-
-# Used to invent a name when the request has none.
-DISPLAY_NAMES: dict[str, str] = {
-    "grafana": "Grafana Legacy Alerting",
-    "grafana_alerting": "Grafana Alerting",
-    "webhook": "Webhook",
-    "alertmanager": "Alertmanager",
-    "formatted_webhook": "Formatted webhook",
-    "kapacitor": "Kapacitor",
-    "elastalert": "Elastalert",
-    "zabbix": "Zabbix",
-    "manual": "Manual",
-    "inbound_email": "Inbound Email",
-    "maintenance": "Maintenance",
-    "amazon_sns": "Amazon SNS",
-    "datadog": "Datadog",
-    "pagerduty": "PagerDuty",
-    "pingdom": "Pingdom",
-    "sentry": "Sentry",
-    "stackdriver": "Stackdriver",
-    "uptimerobot": "UptimeRobot",
-    "prtg": "PRTG",
-    "newrelic": "New Relic",
-    "jira": "Jira",
-    "zendesk": "Zendesk",
-    "curler": "Curler",
-    "fabric": "Fabric",
-}
 
 
 @dataclass(frozen=True)

@@ -14,53 +14,49 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pulumi_oncall.schema import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, TEMPLATE_FIELDS
 from pulumi_oncall.templating import compile_error
 
+from .drf import (
+    BLANK,
+    MAX_LENGTH,
+    MISSING,
+    NO_OBJECT,
+    NOT_BOOLEAN,
+    NOT_STRING,
+    NULL,
+    REQUIRED,
+    as_bool,
+    char_field,
+    char_field_errors,
+    expect_object,
+    not_a_dict,
+)
 from .errors import ApiError, detail, not_found
-from .flavours import DISPLAY_NAMES, HIDDEN_TYPES, LINKLESS_TYPES, Flavour
+from .flavours import Flavour
 from .store import IntegrationRecord, Store
+from .tables import (
+    DESCRIPTION_MAX_LENGTH,
+    DISPLAY_NAMES,
+    ENABLED_BY_DEFAULT,
+    HIDDEN_TYPES,
+    LEGACY_PREFIX,
+    LINKLESS_TYPES,
+    NAME_MAX_LENGTH,
+    REFUSED_TYPES,
+    SERVICE_LABEL,
+    SERVICE_LABEL_TEMPLATE,
+    SERVICE_LABEL_TYPE,
+    TEMPLATE_FIELDS,
+)
 
-REFUSED: dict[str, str] = {
-    "direct_paging": "Direct paging integrations can't be created",
-    "legacy_alertmanager": "This integration type is deprecated",
-    "legacy_grafana_alerting": "This integration type is deprecated",
-}
 NAME_TAKEN = "An integration with this name already exists for this team"
 DIRECT_PAGING_TAKEN = "Direct paging integration already exists for this team"
 # Assumed text, in the words of the create refusal: only the refusal itself is known.
 DIRECT_PAGING_UNDELETABLE = "Direct paging integrations can't be deleted"
-LEGACY_PREFIX = "legacy_"
 GRAFANA_UNREACHABLE = "Failed to create the integration because the Grafana instance is unreachable"
 SLACK_NOT_CONNECTED = "Slack isn't connected to this workspace"
 
-REQUIRED = "This field is required."
-NULL = "This field may not be null."
-BLANK = "This field may not be blank."
-NOT_STRING = "Not a valid string."
-NO_OBJECT = "Object does not exist"
-MAX_LENGTH = "Ensure this field has no more than {} characters."
-# The validators DRF puts on every CharField (name, description_short, label names).
-# templates and default_route are DictFields, whose contents DRF does not check: the
-# real server stores a NUL there, and so does the emulator.
-NUL_CHARACTERS = "Null characters are not allowed."
-SURROGATES = "Surrogate characters are not allowed: U+{:X}."
-
-# Backends enabled unless told otherwise.
-ENABLED_BY_DEFAULT = frozenset({"slack"})
-
 _ID_ALPHABET = string.ascii_uppercase + string.digits
-# DRF's BooleanField values (1 and 0 are True and False in a set).
-_TRUE = {True, "1", "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On"}
-_FALSE = {False, "0", "f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off"}
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 @dataclass
@@ -70,6 +66,9 @@ class Context:
     public_url: str
     slack_connected: bool
     grafana_reachable: bool
+    # When Cloud adds the service_name label to a new grafana_alerting integration.
+    service_label: str = "off"
+    service_label_delay: float = 0.0
 
 
 def new_id(prefix: str) -> str:
@@ -164,17 +163,6 @@ def _render_route(stored: dict[str, Any], flavour: Flavour) -> dict[str, Any]:
 # returns the value, MISSING when absent or invalid.
 
 
-def _expect_object(body: Any) -> dict[str, Any]:
-    if body is None:
-        raise ApiError(400, {"non_field_errors": ["No data provided"]})
-    if not isinstance(body, dict):
-        kind = type(body).__name__
-        raise ApiError(
-            400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
-        )
-    return body
-
-
 def _parse_type(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour) -> Any:
     if "type" not in data:
         errors["type"] = [REQUIRED]
@@ -186,8 +174,8 @@ def _parse_type(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour) 
     if isinstance(value, str) and not value.strip():
         errors["type"] = [BLANK]
         return MISSING
-    if isinstance(value, str) and value in REFUSED:
-        raise detail(REFUSED[value])
+    if isinstance(value, str) and value in REFUSED_TYPES:
+        raise detail(REFUSED_TYPES[value])
     if not isinstance(value, str) or value not in flavour.types:
         raise detail("Invalid integration type")
     return value
@@ -204,39 +192,12 @@ def _parse_string(
 ) -> Any:
     if key not in data:
         return MISSING
-    value = data[key]
-    if value is None:
-        if not allow_null:
-            errors[key] = [NULL]
-            return MISSING
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        errors[key] = [NOT_STRING]
-        return MISSING
-    value = value.strip()
-    if not value and not allow_blank:
-        errors[key] = [BLANK]
-        return MISSING
-    messages = _char_field_errors(value, max_length)
+    value, messages = char_field(
+        data[key], allow_null=allow_null, allow_blank=allow_blank, max_length=max_length
+    )
     if messages:
         errors[key] = messages
-        return MISSING
     return value
-
-
-def _char_field_errors(value: str, max_length: int | None = None) -> list[str]:
-    """What a DRF CharField's validators say, in their order (all of them, as DRF does)."""
-    messages = []
-    if max_length is not None and len(value) > max_length:
-        messages.append(MAX_LENGTH.format(max_length))
-    if "\x00" in value:
-        messages.append(NUL_CHARACTERS)
-    surrogate = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
-    if surrogate is not None:
-        messages.append(SURROGATES.format(ord(surrogate)))
-    return messages
 
 
 def _parse_related(
@@ -268,17 +229,6 @@ def _parse_templates(data: dict[str, Any], errors: dict[str, Any]) -> Any:
     return value
 
 
-def _as_bool(value: Any) -> bool | None:
-    try:
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-    except TypeError:  # unhashable
-        pass
-    return None
-
-
 def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour) -> Any:
     """The shape of `default_route`; existence checks come later."""
     if "default_route" not in data:
@@ -288,10 +238,7 @@ def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour)
         errors["default_route"] = [NULL]
         return MISSING
     if not isinstance(value, dict):
-        kind = type(value).__name__
-        errors["default_route"] = {
-            "non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]
-        }
+        errors["default_route"] = not_a_dict(value)
         return MISSING
     changes: dict[str, Any] = {}
     nested: dict[str, Any] = {}
@@ -306,10 +253,7 @@ def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour)
             backends[backend] = None
             continue
         if not isinstance(block, dict):
-            kind = type(block).__name__
-            nested[backend] = {
-                "non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]
-            }
+            nested[backend] = not_a_dict(block)
             continue
         parsed: dict[str, Any] = {}
         block_errors: dict[str, Any] = {}
@@ -321,9 +265,9 @@ def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour)
                 parsed[key] = target
         if "enabled" in block:
             # null resets to the default, like null elsewhere in an update.
-            enabled = None if block["enabled"] is None else _as_bool(block["enabled"])
+            enabled = None if block["enabled"] is None else as_bool(block["enabled"])
             if enabled is None and block["enabled"] is not None:
-                block_errors["enabled"] = ["Must be a valid boolean."]
+                block_errors["enabled"] = [NOT_BOOLEAN]
             else:
                 parsed["enabled"] = enabled
         if block_errors:
@@ -337,17 +281,12 @@ def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour)
     return changes
 
 
-def _not_a_dict(value: Any) -> dict[str, Any]:
-    kind = type(value).__name__
-    return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
-
-
 def _parse_label_name(part: Any, *, trim: bool) -> tuple[Any, Any]:
     """`{"name": ...}` of a label's key or value: (name, None) or (MISSING, errors)."""
     if part is None:
         return MISSING, [NULL]
     if not isinstance(part, dict):
-        return MISSING, _not_a_dict(part)
+        return MISSING, not_a_dict(part)
     if "name" not in part:
         return MISSING, {"name": [REQUIRED]}
     value = part["name"]
@@ -360,7 +299,7 @@ def _parse_label_name(part: Any, *, trim: bool) -> tuple[Any, Any]:
     if not value.strip():
         return MISSING, {"name": [BLANK]}
     value = value.strip() if trim else value
-    messages = _char_field_errors(value)
+    messages = char_field_errors(value)
     if messages:
         return MISSING, {"name": messages}
     return value, None
@@ -385,7 +324,7 @@ def _parse_labels(data: dict[str, Any], key: str, errors: dict[str, Any], flavou
     item_errors: list[dict[str, Any]] = []
     for item in value:
         if not isinstance(item, dict):
-            item_errors.append(_not_a_dict(item))
+            item_errors.append(not_a_dict(item))
             continue
         found: dict[str, Any] = {}
         names: list[str] = []
@@ -590,7 +529,7 @@ def _fresh_id(store: Store) -> str:
 
 
 def create(body: Any, ctx: Context) -> IntegrationRecord:
-    data = _expect_object(body)
+    data = expect_object(body)
     errors: dict[str, Any] = {}
     itype = _parse_type(data, errors, ctx.flavour)
     fields = _parse_writable(data, errors, ctx)
@@ -606,12 +545,18 @@ def create(body: Any, ctx: Context) -> IntegrationRecord:
         rec.name = fields.name
     if itype == "grafana_alerting" and not ctx.grafana_reachable:
         raise ApiError(400, [GRAFANA_UNREACHABLE])
+    if itype == SERVICE_LABEL_TYPE and ctx.flavour.labels:
+        if ctx.service_label == "now":
+            _add_service_label(rec, ctx.store)
+        elif ctx.service_label == "later":
+            # Due once the delay has passed, the delay as it is then.
+            ctx.store.add_pending_label(rec.id, time.time())
     ctx.store.insert_integration(rec)
     return rec
 
 
 def update(rec: IntegrationRecord, body: Any, ctx: Context) -> IntegrationRecord:
-    data = _expect_object(body)
+    data = expect_object(body)
     errors: dict[str, Any] = {}
     fields = _parse_writable(data, errors, ctx)
     if errors:
@@ -662,7 +607,7 @@ def seed(body: Any, ctx: Context, *, keep_existing: bool = False) -> Integration
     With `keep_existing`, one whose id (or, without an id, team and name) is already
     taken is left alone and None returned, so that a seed can be applied again.
     """
-    data = _expect_object(body)
+    data = expect_object(body)
     errors: dict[str, Any] = {}
     itype = data.get("type", MISSING)
     if itype is MISSING:
@@ -701,3 +646,27 @@ def seed(body: Any, ctx: Context, *, keep_existing: bool = False) -> Integration
     rec = _new_record(given_id or _fresh_id(ctx.store), itype, fields.name, fields, ctx)
     ctx.store.insert_integration(rec)
     return rec
+
+
+def _add_service_label(rec: IntegrationRecord, store: Store) -> bool:
+    """Cloud's `service_name` dynamic label, put first, unless one of that key is declared.
+
+    OnCall (`create_service_name_dynamic_label`) looks for the key among the
+    alert-group labels, the public API's `dynamic_labels`: a static label of that key
+    does not stop it. Only a create adds it; updates never do.
+    """
+    if any(label["key"]["name"] == SERVICE_LABEL for label in rec.dynamic_labels):
+        return False
+    [label] = _with_ids([(SERVICE_LABEL, SERVICE_LABEL_TEMPLATE)], store, dynamic=True)
+    rec.dynamic_labels = [label, *rec.dynamic_labels]
+    return True
+
+
+def add_due_service_labels(ctx: Context, now: float) -> None:
+    """Add the service_name labels whose time has come, as Cloud's background task does
+    when the label key was not cached at the create: to the integration as it is by
+    then, unless it was deleted or has such a label by then."""
+    for integration_id in ctx.store.take_due_labels(now - ctx.service_label_delay):
+        rec = ctx.store.get_integration(integration_id)
+        if rec is not None and _add_service_label(rec, ctx.store):
+            ctx.store.update_integration(rec)

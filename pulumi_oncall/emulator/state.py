@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,12 @@ SYNC_RETRY_SECONDS = 350
 # Bounds the request log of a long-running emulator.
 REQUEST_LOG_LIMIT = 100_000
 
+# When Grafana Cloud adds its service_name label to a new grafana_alerting integration:
+# in the create itself, a little later (a background task, when the label key is not
+# cached yet), or never (an organisation without labels).
+SERVICE_LABEL_MODES = ("now", "later", "off")
+DEFAULT_SERVICE_LABEL_DELAY = 2.0
+
 
 @dataclass(frozen=True)
 class User:
@@ -39,6 +47,19 @@ class User:
 
 class SeedError(ValueError):
     """The seed cannot be applied; the message says which entry and why."""
+
+
+class SettingsError(ValueError):
+    """A setting that the emulator cannot take; the message says why."""
+
+
+def check_service_label(mode: str, delay: float, flavour: str) -> None:
+    if mode not in SERVICE_LABEL_MODES:
+        raise SettingsError(f"service_name_label must be one of {', '.join(SERVICE_LABEL_MODES)}")
+    if mode != "off" and not FLAVOURS[flavour].labels:
+        raise SettingsError("service_name_label needs labels: the cloud flavour")
+    if not math.isfinite(delay) or delay < 0:
+        raise SettingsError("service_name_label_delay must be a number of seconds >= 0")
 
 
 def is_http_url(text: str | None) -> bool:
@@ -62,6 +83,10 @@ class EmulatorConfig:
     public_url: str | None = None
     slack_connected: bool = False
     grafana_reachable: bool = False
+    # now, later or off; None: now on the cloud flavour, off on oss.
+    service_name_label: str | None = None
+    # Seconds from the create until a `later` label appears.
+    service_name_label_delay: float = DEFAULT_SERVICE_LABEL_DELAY
     # None: admin endpoints are open.
     admin_secret: str | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -97,6 +122,10 @@ class EmulatorState:
             raise ValueError(f"unknown flavour {config.flavour!r}")
         self.config = config
         self.flavour = FLAVOURS[config.flavour]
+        # Checked before anything is opened.
+        self.service_label = config.service_name_label or ("now" if self.flavour.labels else "off")
+        self.service_label_delay = config.service_name_label_delay
+        check_service_label(self.service_label, self.service_label_delay, self.flavour.name)
         self.store = store if store is not None else Store(config.db)
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.limiter = RateLimiter()
@@ -148,7 +177,43 @@ class EmulatorState:
             public_url=self.public_url,
             slack_connected=self.slack_connected,
             grafana_reachable=self.grafana_reachable,
+            service_label=self.service_label,
+            service_label_delay=self.service_label_delay,
         )
+
+    def settings_json(self) -> dict[str, Any]:
+        return {
+            "slack_connected": self.slack_connected,
+            "grafana_reachable": self.grafana_reachable,
+            "service_name_label": self.service_label,
+            "service_name_label_delay": self.service_label_delay,
+        }
+
+    def update_settings(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update of the settings, all of it or, on an error, none."""
+        unknown = set(changes) - set(self.settings_json())
+        if unknown:
+            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for key in ("slack_connected", "grafana_reachable"):
+            if key in changes and not isinstance(changes[key], bool):
+                raise SettingsError(f"{key} must be a boolean")
+        mode = changes.get("service_name_label", self.service_label)
+        delay = changes.get("service_name_label_delay", self.service_label_delay)
+        if not isinstance(mode, str):
+            raise SettingsError("service_name_label must be a string")
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+            raise SettingsError("service_name_label_delay must be a number of seconds >= 0")
+        check_service_label(mode, float(delay), self.flavour.name)
+        self.slack_connected = changes.get("slack_connected", self.slack_connected)
+        self.grafana_reachable = changes.get("grafana_reachable", self.grafana_reachable)
+        self.service_label, self.service_label_delay = mode, float(delay)
+
+    def apply_due_labels(self) -> None:
+        """Add the service_name labels whose time has come (see integrations.create)."""
+        if not self.store.has_pending_labels():
+            return
+        with self.store.transaction():
+            integrations.add_due_service_labels(self.context(), time.time())
 
     def apply_seed(self, seed: dict[str, Any]) -> None:
         """Teams and chains (upserted), then integrations (those already stored are kept)."""

@@ -1,4 +1,4 @@
-"""SQLite persistence of teams, escalation chains and integrations."""
+"""SQLite persistence of teams, escalation chains, integrations and their routes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_SCHEMA = """
+from .tables import DEFAULT_ROUTING_TYPE, NAME_MAX_LENGTH
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS teams (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -28,8 +30,8 @@ CREATE TABLE IF NOT EXISTS integrations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
-    -- OnCall's column is varchar(150): an over-long name fails in the database, as there.
-    name TEXT NOT NULL CHECK (length(name) <= 150),
+    -- OnCall's column is varchar: an over-long name fails in the database, as there.
+    name TEXT NOT NULL CHECK (length(name) <= {NAME_MAX_LENGTH}),
     team_id TEXT,
     hidden INTEGER NOT NULL DEFAULT 0,
     deleted INTEGER NOT NULL DEFAULT 0,
@@ -51,6 +53,23 @@ CREATE TABLE IF NOT EXISTS label_values (
     name TEXT NOT NULL,
     UNIQUE (key_id, name)
 );
+-- Routes (OnCall's channel filters), the default route of each integration among them.
+-- Positions count within (integration, is_default), as OnCall orders them.
+CREATE TABLE IF NOT EXISTS routes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    integration_id TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS routes_by_integration ON routes (integration_id, is_default, position);
+-- grafana_alerting integrations whose service_name label is still to come, and when
+-- they were created (wall-clock seconds, so that the wait survives a restart).
+CREATE TABLE IF NOT EXISTS pending_service_labels (
+    integration_id TEXT PRIMARY KEY,
+    since REAL NOT NULL
+);
 """
 
 
@@ -68,6 +87,7 @@ class IntegrationRecord:
     inbound_email: str | None = None
     # {"grouping_key": "...", "slack": {"title": "..."}}
     templates: dict[str, Any] = field(default_factory=dict)
+    # The default route as the integration shows it, kept in the routes table:
     # {"id": "R...", "escalation_chain_id": ..., "backends": {"slack": {...}}}
     route: dict[str, Any] = field(default_factory=dict)
     # [{"key": {"id", "name"}, "value": {"id", "name"}}] in the order last written.
@@ -83,15 +103,93 @@ class IntegrationRecord:
                 "link_token": self.link_token,
                 "inbound_email": self.inbound_email,
                 "templates": self.templates,
-                "route": self.route,
                 "labels": self.labels,
                 "dynamic_labels": self.dynamic_labels,
             }
         )
 
 
+@dataclass
+class RouteRecord:
+    """One stored route. `backends` holds only what was set, as in `IntegrationRecord.route`."""
+
+    id: str
+    integration_id: str
+    is_default: bool
+    position: int
+    routing_type: str = DEFAULT_ROUTING_TYPE
+    routing_regex: str | None = None
+    escalation_chain_id: str | None = None
+    backends: dict[str, Any] = field(default_factory=dict)
+
+    def data_json(self) -> str:
+        return json.dumps(
+            {
+                "routing_type": self.routing_type,
+                "routing_regex": self.routing_regex,
+                "escalation_chain_id": self.escalation_chain_id,
+                "backends": self.backends,
+            }
+        )
+
+    def as_default_route(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "escalation_chain_id": self.escalation_chain_id,
+            "backends": self.backends,
+        }
+
+
+def _route(row: sqlite3.Row) -> RouteRecord:
+    data = json.loads(row["data"])
+    return RouteRecord(
+        id=row["id"],
+        integration_id=row["integration_id"],
+        is_default=bool(row["is_default"]),
+        position=row["position"],
+        routing_type=data.get("routing_type") or DEFAULT_ROUTING_TYPE,
+        routing_regex=data.get("routing_regex"),
+        escalation_chain_id=data.get("escalation_chain_id"),
+        backends=data.get("backends") or {},
+    )
+
+
+def _default_route(integration_id: str, route: dict[str, Any]) -> RouteRecord:
+    return RouteRecord(
+        id=route["id"],
+        integration_id=integration_id,
+        is_default=True,
+        position=0,
+        escalation_chain_id=route.get("escalation_chain_id"),
+        backends=route.get("backends") or {},
+    )
+
+
+# Integrations with their default route beside them.
+_INTEGRATIONS = (
+    "SELECT i.*, r.id AS route_id, r.data AS route_data FROM integrations i"
+    " LEFT JOIN routes r ON r.integration_id = i.id AND r.is_default = 1"
+)
+# Routes whose integration is not deleted (hidden ones included, as OnCall's routes
+# view filters on deleted_at only), in OnCall's order: by integration, the default
+# route last, then by position.
+_LIVE_ROUTES = (
+    "SELECT r.* FROM routes r JOIN integrations i ON i.id = r.integration_id WHERE i.deleted = 0"
+)
+_ROUTE_ORDER = " ORDER BY i.seq, r.is_default, r.position, r.seq"
+
+
 def _record(row: sqlite3.Row) -> IntegrationRecord:
     data = json.loads(row["data"])
+    if row["route_id"] is not None:
+        route_data = json.loads(row["route_data"])
+        route = {
+            "id": row["route_id"],
+            "escalation_chain_id": route_data.get("escalation_chain_id"),
+            "backends": route_data.get("backends") or {},
+        }
+    else:
+        route = data.get("route") or {}
     return IntegrationRecord(
         id=row["id"],
         type=row["type"],
@@ -102,7 +200,7 @@ def _record(row: sqlite3.Row) -> IntegrationRecord:
         link_token=data.get("link_token"),
         inbound_email=data.get("inbound_email"),
         templates=data.get("templates") or {},
-        route=data.get("route") or {},
+        route=route,
         labels=data.get("labels") or [],
         dynamic_labels=data.get("dynamic_labels") or [],
         hidden=bool(row["hidden"]),
@@ -124,6 +222,21 @@ class Store:
         self._depth = 0
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            self._move_default_routes()
+
+    def _move_default_routes(self) -> None:
+        """Give a database of an earlier emulator, which kept each integration's default
+        route inside the integration's row, one row per default route."""
+        with self.transaction():
+            rows = self._query(
+                "SELECT i.id, i.data FROM integrations i WHERE NOT EXISTS"
+                " (SELECT 1 FROM routes r WHERE r.integration_id = i.id AND r.is_default = 1)"
+            )
+            for row in rows:
+                route = json.loads(row["data"]).get("route") or {}
+                if not route.get("id"):
+                    continue
+                self.insert_route(_default_route(row["id"], route))
 
     def close(self) -> None:
         with self._lock:
@@ -204,6 +317,7 @@ class Store:
     # Integrations
 
     def insert_integration(self, rec: IntegrationRecord) -> None:
+        """The integration and its default route (`rec.route`)."""
         self._execute(
             "INSERT INTO integrations (id, type, name, team_id, hidden, deleted, created_at, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -218,15 +332,22 @@ class Store:
                 rec.data_json(),
             ),
         )
+        self.insert_route(_default_route(rec.id, rec.route))
 
     def update_integration(self, rec: IntegrationRecord) -> None:
+        """The integration, and what it shows of its default route."""
         self._execute(
             "UPDATE integrations SET name = ?, team_id = ?, data = ? WHERE id = ?",
             (rec.name, rec.team_id, rec.data_json(), rec.id),
         )
+        rows = self._query("SELECT * FROM routes WHERE id = ?", (rec.route["id"],))
+        route = _route(rows[0])
+        route.escalation_chain_id = rec.route.get("escalation_chain_id")
+        route.backends = rec.route.get("backends") or {}
+        self.update_route(route)
 
     def delete_integration(self, integration_id: str) -> bool:
-        """Soft delete: the row stays, flagged, as OnCall keeps it."""
+        """Soft delete: the row stays, flagged, as OnCall keeps it (its routes with it)."""
         return (
             self._execute(
                 "UPDATE integrations SET deleted = 1 WHERE id = ? AND deleted = 0",
@@ -238,24 +359,24 @@ class Store:
     def get_integration(self, integration_id: str) -> IntegrationRecord | None:
         """A live, visible integration."""
         rows = self._query(
-            "SELECT * FROM integrations WHERE id = ? AND deleted = 0 AND hidden = 0",
+            _INTEGRATIONS + " WHERE i.id = ? AND i.deleted = 0 AND i.hidden = 0",
             (integration_id,),
         )
         return _record(rows[0]) if rows else None
 
     def list_integrations(self, name: str | None = None) -> list[IntegrationRecord]:
         """Live, visible integrations in creation order."""
-        sql = "SELECT * FROM integrations WHERE deleted = 0 AND hidden = 0"
+        sql = _INTEGRATIONS + " WHERE i.deleted = 0 AND i.hidden = 0"
         args: tuple[Any, ...] = ()
         if name is not None:
-            sql, args = sql + " AND name = ?", (name,)
-        return [_record(r) for r in self._query(sql + " ORDER BY seq", args)]
+            sql, args = sql + " AND i.name = ?", (name,)
+        return [_record(r) for r in self._query(sql + " ORDER BY i.seq", args)]
 
     def all_integrations(self, include_deleted: bool = False) -> list[IntegrationRecord]:
-        sql = "SELECT * FROM integrations"
+        sql = _INTEGRATIONS
         if not include_deleted:
-            sql += " WHERE deleted = 0"
-        return [_record(r) for r in self._query(sql + " ORDER BY seq")]
+            sql += " WHERE i.deleted = 0"
+        return [_record(r) for r in self._query(sql + " ORDER BY i.seq")]
 
     def name_taken(self, team_id: str | None, name: str, exclude_id: str | None = None) -> bool:
         rows = self._query(
@@ -275,6 +396,80 @@ class Store:
             (team_id, exclude_id),
         )
         return bool(rows)
+
+    # Routes
+
+    def insert_route(self, route: RouteRecord) -> None:
+        self._execute(
+            "INSERT INTO routes (id, integration_id, is_default, position, data)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                route.id,
+                route.integration_id,
+                int(route.is_default),
+                route.position,
+                route.data_json(),
+            ),
+        )
+
+    def update_route(self, route: RouteRecord) -> None:
+        self._execute(
+            "UPDATE routes SET position = ?, data = ? WHERE id = ?",
+            (route.position, route.data_json(), route.id),
+        )
+
+    def delete_route(self, route_id: str) -> None:
+        """A hard delete, as OnCall's: the positions of the others stay as they are."""
+        self._execute("DELETE FROM routes WHERE id = ?", (route_id,))
+
+    def get_route(self, route_id: str) -> RouteRecord | None:
+        """A route of an integration that is not deleted."""
+        rows = self._query(_LIVE_ROUTES + " AND r.id = ?", (route_id,))
+        return _route(rows[0]) if rows else None
+
+    def list_routes(
+        self, integration_id: str | None = None, routing_regex: str | None = None
+    ) -> list[RouteRecord]:
+        routes = [_route(r) for r in self._query(_LIVE_ROUTES + _ROUTE_ORDER)]
+        return [
+            route
+            for route in routes
+            if (integration_id is None or route.integration_id == integration_id)
+            and (routing_regex is None or route.routing_regex == routing_regex)
+        ]
+
+    def route_group(self, integration_id: str, is_default: bool) -> list[RouteRecord]:
+        """The routes that share one ordering: an integration's normal ones, or its default."""
+        rows = self._query(
+            "SELECT * FROM routes WHERE integration_id = ? AND is_default = ?"
+            " ORDER BY position, seq",
+            (integration_id, int(is_default)),
+        )
+        return [_route(r) for r in rows]
+
+    def route_id_taken(self, route_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM routes WHERE id = ?", (route_id,)))
+
+    # The service_name label that Grafana Cloud adds after a while
+
+    def add_pending_label(self, integration_id: str, since: float) -> None:
+        self._execute(
+            "INSERT OR REPLACE INTO pending_service_labels (integration_id, since) VALUES (?, ?)",
+            (integration_id, since),
+        )
+
+    def take_due_labels(self, until: float) -> list[str]:
+        """The integrations whose label was scheduled at `until` or before, forgotten as
+        pending."""
+        rows = self._query(
+            "SELECT integration_id FROM pending_service_labels WHERE since <= ? ORDER BY since",
+            (until,),
+        )
+        self._execute("DELETE FROM pending_service_labels WHERE since <= ?", (until,))
+        return [str(r["integration_id"]) for r in rows]
+
+    def has_pending_labels(self) -> bool:
+        return bool(self._query("SELECT 1 FROM pending_service_labels LIMIT 1"))
 
     # Labels
 
@@ -305,3 +500,5 @@ class Store:
 
     def wipe_integrations(self) -> None:
         self._execute("DELETE FROM integrations")
+        self._execute("DELETE FROM routes")
+        self._execute("DELETE FROM pending_service_labels")
