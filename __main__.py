@@ -1,4 +1,5 @@
-"""The integrations of a small platform team: Prometheus, Grafana and a deploy webhook."""
+"""The integrations of a small platform team: Prometheus (with its routes), Grafana and a
+deploy webhook."""
 
 import pulumi
 
@@ -12,6 +13,20 @@ alertmanager = Integration(
     type="alertmanager",
     description_short="Prometheus Alertmanager of the prod cluster",
     default_route={"escalation_chain_id": chain} if chain else None,
+    # First match first; what none takes goes to the default route.
+    routes=[
+        {
+            "name": "critical",
+            "routing_regex": '"severity": "critical"',
+            **({"escalation_chain_id": chain} if chain else {}),
+        },
+        {
+            "name": "database",
+            "routing_type": "jinja2",
+            "routing_regex": '{{ payload.commonLabels.team == "database" }}',
+            "slack": {"channel_id": "CDATABASE", "enabled": True},
+        },
+    ],
     templates={
         "grouping_key": "{{ payload.groupKey }}",
         "resolve_signal": '{{ payload.status == "resolved" }}',

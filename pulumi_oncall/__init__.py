@@ -3,6 +3,7 @@
 from ._args import (
     DefaultRouteArgs,
     RichTemplateArgs,
+    RouteArgs,
     RouteSlackArgs,
     RouteTargetArgs,
     TemplatesArgs,
@@ -31,6 +32,7 @@ __all__ = [
     "IntegrationInfo",
     "LookupFailed",
     "RichTemplateArgs",
+    "RouteArgs",
     "RouteSlackArgs",
     "RouteTargetArgs",
     "Team",

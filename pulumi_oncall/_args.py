@@ -50,6 +50,39 @@ class DefaultRouteArgs(TypedDict, total=False):
     """Call a webhook."""
 
 
+class RouteArgs(TypedDict, total=False):
+    """One route of an integration."""
+
+    routing_regex: pulumi.Input[str]
+    """A regex searched in the alert's JSON text, or a Jinja2 template that renders true, per
+    `routing_type`. Its surrounding spaces are trimmed, as the server does.
+    """
+    routing_type: pulumi.Input[str]
+    """`regex` (the default) or `jinja2`."""
+    escalation_chain_id: pulumi.Input[str]
+    """The escalation chain (`F...`) the route's alert groups follow; none, or `""`, means a route
+    without a chain.
+    """
+    slack: pulumi.Input[RouteSlackArgs]
+    """Post alert groups to a Slack channel."""
+    telegram: pulumi.Input[RouteTargetArgs]
+    """Post alert groups to a Telegram channel."""
+    msteams: pulumi.Input[RouteTargetArgs]
+    """Post alert groups to Microsoft Teams (Grafana Cloud only)."""
+    mobile_app: pulumi.Input[RouteTargetArgs]
+    """Notify through the mobile app."""
+    mobile_app_critical: pulumi.Input[RouteTargetArgs]
+    """Notify through the mobile app, as critical."""
+    email: pulumi.Input[RouteTargetArgs]
+    """Notify by email."""
+    webhook: pulumi.Input[RouteTargetArgs]
+    """Call a webhook."""
+    name: pulumi.Input[str]
+    """A name of our own for the route, unique within the integration: kept in the state, never
+    sent. It shows in previews and errors, and keeps the route's identity through edits and moves.
+    """
+
+
 class RichTemplateArgs(TypedDict, total=False):
     """A template group with a title, a message and an image."""
 

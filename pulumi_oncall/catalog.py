@@ -1,5 +1,6 @@
 """What exists on one OnCall, as far as one process needs to know: teams and
-escalation chains (listed once), and integrations read in bulk.
+escalation chains (listed once), and integrations read in bulk. Each
+`connection.Connection` holds one of each.
 
 Bulk reads follow a rent-or-buy rule. The first read takes page 1 of the list (one
 call, which also tells the organisation's size P in pages). A read that the pages
@@ -29,7 +30,7 @@ from .client import PAGE_SIZE, JSONObject, OnCallClient
 from .exceptions import NotFoundError
 
 
-class _Listed:
+class Listed:
     """A list fetched on first use and shared by threads, for at most `max_age` seconds."""
 
     def __init__(self, fetch: Callable[[], list[JSONObject]], max_age: float = 60.0) -> None:
@@ -47,8 +48,10 @@ class _Listed:
             return self._items
 
 
-class IntegrationReads:
-    """Reads of integrations by id, served from the list when that is cheaper."""
+class _BulkReads:
+    """Reads by key, served from the organisation's list when that is cheaper."""
+
+    what = "item"
 
     def __init__(
         self, client: OnCallClient, perpage: int = PAGE_SIZE, max_age: float = 60.0
@@ -64,8 +67,8 @@ class IntegrationReads:
         self._reset()
 
     def _reset(self) -> None:
-        self._items: dict[str, JSONObject] = {}
-        # When this process last wrote each integration, on the clock above.
+        self._items: dict[str, Any] = {}
+        # When this process last wrote each key, on the clock above.
         self._written: dict[str, int] = {}
         self._gone: set[str] = set()
         # Served from the list already: the next read of these asks the server.
@@ -75,30 +78,45 @@ class IntegrationReads:
         self._gets = 0
         self._started = time.monotonic()
 
+    # What the kinds of list differ in.
+    def _page(self, page: int) -> JSONObject:
+        raise NotImplementedError
+
+    def _one(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def _collect(self, results: list[JSONObject], asked: int) -> None:
+        """Take a page's items into `_items`; the caller holds the lock."""
+        raise NotImplementedError
+
+    def _usable(self, key: str, asked: int) -> bool:
+        fresh = self._written.get(key, -1) < asked
+        return fresh and key not in self._gone and key not in self._served
+
     @property
     def _complete(self) -> bool:
         return self._total_pages is not None and len(self._pages_taken) >= self._total_pages
 
-    def get(self, integration_id: str) -> JSONObject:
-        """The integration, or NotFoundError when it is gone."""
+    def get(self, key: str) -> Any:
+        """The item, or NotFoundError when it is gone."""
         with self._lock:
             if time.monotonic() - self._started > self._max_age:
                 self._reset()
-            if integration_id in self._gone:
-                raise NotFoundError(f"integration {integration_id} not found")
+            if key in self._gone:
+                raise NotFoundError(f"{self.what} {key} not found")
             first = self._total_pages is None
-            again = integration_id in self._served
+            again = key in self._served
         if again:
             # The list is only as fresh as when it was taken: ask again.
-            return self._get_one(integration_id)
+            return self._get_one(key)
         if first:
             self._take_pages([1])
         with self._lock:
-            served = self._serve(integration_id)
+            served = self._serve(key)
             if served is not None:
                 return served
-            if integration_id in self._gone:
-                raise NotFoundError(f"integration {integration_id} not found")
+            if key in self._gone:
+                raise NotFoundError(f"{self.what} {key} not found")
             unlisted = (self._total_pages or 1) - len(self._pages_taken)
             rent = self._complete or self._gets < unlisted
             if rent:
@@ -106,37 +124,37 @@ class IntegrationReads:
         if not rent:
             self._take_rest()
             with self._lock:
-                served = self._serve(integration_id)
+                served = self._serve(key)
                 if served is not None:
                     return served
         # Not listed (or not worth listing yet): one GET tells.
-        return self._get_one(integration_id)
+        return self._get_one(key)
 
-    def _serve(self, integration_id: str) -> JSONObject | None:
+    def _serve(self, key: str) -> Any:
         """Hand out a listed entry once; the caller holds the lock."""
-        item = self._items.pop(integration_id, None)
+        item = self._items.pop(key, None)
         if item is not None:
-            self._served.add(integration_id)
+            self._served.add(key)
         return item
 
-    def written(self, integration_id: str) -> None:
+    def written(self, key: str) -> None:
         """This process changed it: the next read asks the server again."""
         with self._lock:
-            self._items.pop(integration_id, None)
-            self._gone.discard(integration_id)
-            self._written[integration_id] = next(self._clock)
+            self._items.pop(key, None)
+            self._gone.discard(key)
+            self._written[key] = next(self._clock)
 
-    def forget(self, integration_id: str) -> None:
+    def forget(self, key: str) -> None:
         """It is gone (deleted by this process, or answered 404)."""
         with self._lock:
-            self._items.pop(integration_id, None)
-            self._gone.add(integration_id)
+            self._items.pop(key, None)
+            self._gone.add(key)
 
-    def _get_one(self, integration_id: str) -> JSONObject:
+    def _get_one(self, key: str) -> Any:
         try:
-            return self._client.get_integration(integration_id)
+            return self._one(key)
         except NotFoundError:
-            self.forget(integration_id)
+            self.forget(key)
             raise
 
     def _take_rest(self) -> None:
@@ -152,7 +170,7 @@ class IntegrationReads:
                     if page in self._pages_taken:
                         continue
                     asked = next(self._clock)
-                data = self._client.integrations_page(page, self._perpage)
+                data = self._page(page)
                 results: list[JSONObject] = data.get("results") or []
                 count = data.get("count")
                 total = data.get("total_pages")
@@ -163,33 +181,54 @@ class IntegrationReads:
                 with self._lock:
                     self._total_pages = total
                     self._pages_taken.add(page)
-                    for item in results:
-                        fresh = self._written.get(item["id"], -1) < asked
-                        known = item["id"] in self._gone or item["id"] in self._served
-                        if fresh and not known:
-                            self._items[item["id"]] = item
+                    self._collect(results, asked)
 
 
-class Catalog:
-    """One per client: what this process has learnt of that OnCall."""
+class IntegrationReads(_BulkReads):
+    """Reads of integrations by id."""
 
-    def __init__(self, client: OnCallClient) -> None:
-        self.client = client
-        self.teams = _Listed(client.list_teams)
-        self.escalation_chains = _Listed(client.list_escalation_chains)
-        self.integrations = IntegrationReads(client)
+    what = "integration"
+
+    def _page(self, page: int) -> JSONObject:
+        return self._client.integrations_page(page, self._perpage)
+
+    def _one(self, key: str) -> JSONObject:
+        return self._client.get_integration(key)
+
+    def _collect(self, results: list[JSONObject], asked: int) -> None:
+        for item in results:
+            if self._usable(item["id"], asked):
+                self._items[item["id"]] = item
 
 
-_catalogs: dict[int, Catalog] = {}
-_catalogs_lock = threading.Lock()
+class RouteReads(_BulkReads):
+    """Reads of one integration's routes (its default route last), by integration id.
 
+    The organisation's list groups routes by integration, each group ending with the
+    integration's default route: a group is served only once that route was seen.
+    """
 
-def catalog(client: OnCallClient) -> Catalog:
-    with _catalogs_lock:
-        found = _catalogs.get(id(client))
-        if found is None or found.client is not client:
-            found = _catalogs[id(client)] = Catalog(client)
-        return found
+    what = "routes of integration"
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._partial: dict[str, list[JSONObject]] = {}
+
+    def _page(self, page: int) -> JSONObject:
+        return self._client.routes_page(page, self._perpage)
+
+    def _one(self, key: str) -> list[JSONObject]:
+        return self._client.list_routes(key)
+
+    def _collect(self, results: list[JSONObject], asked: int) -> None:
+        for item in results:
+            key = str(item.get("integration_id"))
+            group = self._partial.setdefault(key, [])
+            group.append(item)
+            if item.get("is_the_last_route"):
+                del self._partial[key]
+                if self._usable(key, asked):
+                    self._items[key] = group
 
 
 def describe(items: Sequence[Mapping[str, Any]], limit: int = 8) -> str:

@@ -1,4 +1,9 @@
-"""HTTP client for OnCall's Integrations API. HTTP only: no Pulumi here."""
+"""HTTP client for OnCall's Integrations API. HTTP only: no Pulumi here.
+
+It raises the errors of `exceptions` with the facts as attributes, and knows no
+settings: the words that say which one to fix come from its `advice`, which the
+connection (`connection.Hints`) supplies.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -24,6 +29,8 @@ from .exceptions import (
     OutcomeUnknownError,
     ServerError,
     ThrottledError,
+    TLSError,
+    TransientError,
     TransportError,
     ValidationError,
 )
@@ -32,7 +39,12 @@ USER_AGENT = f"pulumi-oncall/{__version__}"
 GRAFANA_URL_HEADER = "X-Grafana-URL"
 PAGE_SIZE = 100
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+# Grafana service-account tokens start with this; they need the stack's URL.
+SERVICE_ACCOUNT_PREFIX = "glsa_"
 JSONObject = dict[str, Any]
+Advice = Callable[[OnCallError], str]
+"""Words to add to an error the client raises, telling what to fix ("" for none)."""
+_E = TypeVar("_E", bound=OnCallError)
 
 
 @dataclass(frozen=True)
@@ -49,32 +61,6 @@ class RetrySettings:
     """Cap on one wait asked for by a 429's Retry-After."""
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
-
-
-@dataclass(frozen=True)
-class ConfigKeys:
-    """The names of a connection's settings, so that an error names the one to fix."""
-
-    url: str = "oncall:url"
-    token: str = "oncall:token"
-    grafana_url: str = "oncall:grafanaUrl"
-    # The default connection also reads the environment; named ones do not.
-    env: bool = True
-
-    ENV: ClassVar[dict[str, str]] = {
-        "url": "GRAFANA_ONCALL_URL",
-        "token": "GRAFANA_ONCALL_ACCESS_TOKEN",
-        "grafana_url": "GRAFANA_URL",
-    }
-
-    def name(self, field: str) -> str:
-        key: str = getattr(self, field)
-        return f"{key} (or {self.ENV[field]})" if self.env else key
-
-    def how_to_set(self, field: str, example: str) -> str:
-        flags = ("--secret " if field == "token" else "") + ("" if self.env else "--path ")
-        command = f"`pulumi config set {flags}{getattr(self, field)} {example}`"
-        return f"{command} or {self.ENV[field]}" if self.env else command
 
 
 @dataclass
@@ -118,7 +104,7 @@ def api_root(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
-            "oncall:url must be an http(s) URL such as https://oncall.example.com, got "
+            "the OnCall URL must be an http(s) URL such as https://oncall.example.com, got "
             f"{without_credentials(url)!r}"
         )
     path = parts.path.rstrip("/")
@@ -144,6 +130,10 @@ def render_errors(body: Any, prefix: str = "") -> list[str]:
     return [json.dumps(body)]
 
 
+def _no_advice(exc: OnCallError) -> str:
+    return ""
+
+
 def _retry_after(response: httpx.Response) -> float:
     for header in ("Retry-After", "RateLimit-Reset"):
         value = response.headers.get(header)
@@ -156,7 +146,7 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 class OnCallClient:
-    """A pooled, thread-safe client. One per provider process."""
+    """A pooled, thread-safe client. One per connection and process (`connection.py`)."""
 
     def __init__(
         self,
@@ -167,7 +157,7 @@ class OnCallClient:
         grafana_url: str | None = None,
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
-        keys: ConfigKeys | None = None,
+        advice: Advice | None = None,
     ) -> None:
         if not token:
             raise ConfigurationError("the OnCall token is empty")
@@ -177,7 +167,7 @@ class OnCallClient:
         self.grafana_url = grafana_url
         self.retry = retry or RetrySettings()
         self.throttle = Throttle()
-        self.keys = keys or ConfigKeys()
+        self._advice = advice or _no_advice
         self._token = token
         headers = {"Authorization": token, "User-Agent": USER_AGENT, "Accept": "application/json"}
         if grafana_url:
@@ -221,23 +211,20 @@ class OnCallClient:
                 try:
                     created: JSONObject = self._call("POST", "integrations/", body)
                     return created
-                except (ServerError, TransportError) as exc:
-                    if isinstance(exc, TransportError) and not exc.request_sent:
+                except (TransientError, TLSError) as exc:
+                    if not exc.maybe_processed:
                         raise
                     try:
                         found = self.find_integration(name.strip(), body.get("team_id"))
                     except OnCallError as lookup:
                         # Trying again blind could duplicate it: stop here.
-                        raise self._scrubbed(
-                            OutcomeUnknownError(
-                                f"{exc}; whether it was created is unknown, as looking it up "
-                                f"failed too ({lookup}). Run `pulumi up` again: if it was "
-                                "created, the rerun fails naming its id, and import_id='<that "
-                                "id>' on the resource adopts it; nothing is ever duplicated",
-                                method="POST",
-                                path="integrations/",
-                            )
-                        ) from None
+                        unknown = OutcomeUnknownError(
+                            f"{exc}; whether it was created is unknown, as looking it up "
+                            f"failed too ({lookup})",
+                            method="POST",
+                            path="integrations/",
+                        )
+                        raise self._scrubbed(self._advised(unknown, ". ")) from None
                     if found is not None:
                         return found
                     raise
@@ -282,6 +269,76 @@ class OnCallClient:
             if item.get("name") == name and item.get("team_id") == team_id:
                 return item
         return None
+
+    def list_routes(self, integration_id: str | None = None) -> list[JSONObject]:
+        """Routes by position, the default route last; of one integration, or all."""
+        params = {"integration_id": integration_id} if integration_id is not None else {}
+        return list(self._paginate("routes/", params, PAGE_SIZE))
+
+    def routes_page(self, page: int, perpage: int = PAGE_SIZE) -> JSONObject:
+        """One page of the organisation's routes, grouped by integration."""
+        data: JSONObject = self._request(
+            "GET", "routes/", params={"page": page, "perpage": perpage}
+        )
+        return data
+
+    def create_route(self, body: JSONObject, known: Collection[str] = ()) -> JSONObject:
+        """POST once; when the outcome is unknown, look for it before trying again.
+
+        A route has no name on the server: it is recognised by its integration, regex
+        and type, among the routes other than the `known` ones (those that existed, or
+        that this caller created, before this POST).
+        """
+        integration_id = body.get("integration_id")
+        if not isinstance(integration_id, str) or not integration_id:
+            raise ValueError("create_route needs an integration_id")
+        for attempt in self._retrying(_create_outcome_unknown):
+            with attempt:
+                try:
+                    created: JSONObject = self._call("POST", "routes/", body)
+                    return created
+                except (TransientError, TLSError) as exc:
+                    if not exc.maybe_processed:
+                        raise
+                    try:
+                        found = self._find_route(body, set(known))
+                    except OnCallError as lookup:
+                        unknown = OutcomeUnknownError(
+                            f"{exc}; whether the route was created is unknown, as looking it "
+                            f"up failed too ({lookup}); run `pulumi up` again: the routes are "
+                            "reconciled with what exists",
+                            method="POST",
+                            path="routes/",
+                        )
+                        raise self._scrubbed(unknown) from None
+                    if found is not None:
+                        return found
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_route(self, body: JSONObject, known: set[str]) -> JSONObject | None:
+        regex = str(body.get("routing_regex") or "").strip()
+        kind = body.get("routing_type") or "regex"
+        for route in self.list_routes(str(body["integration_id"])):
+            if route.get("is_the_last_route") or route.get("id") in known:
+                continue
+            if (
+                route.get("routing_regex") == regex
+                and (route.get("routing_type") or "regex") == kind
+            ):
+                return route
+        return None
+
+    def get_route(self, route_id: str) -> JSONObject:
+        found: JSONObject = self._request("GET", _item("routes", route_id))
+        return found
+
+    def update_route(self, route_id: str, body: JSONObject) -> JSONObject:
+        updated: JSONObject = self._request("PUT", _item("routes", route_id), body)
+        return updated
+
+    def delete_route(self, route_id: str) -> None:
+        self._request("DELETE", _item("routes", route_id))
 
     # -- plumbing ------------------------------------------------------------
 
@@ -359,14 +416,16 @@ class OnCallClient:
             self.throttle.pause(retry_after)
             data = self._json(response)
             text = "" if data is _NOT_JSON else "; ".join(render_errors(data))
-            raise ThrottledError(
-                f"{where}: 429 {text or 'throttled'} (retry after {retry_after:g}s)"
-                + self._throttle_hint(text),
+            throttled = ThrottledError(
+                f"{where}: 429 {text or 'throttled'} (retry after {retry_after:g}s)",
                 retry_after=retry_after,
+                grafana_url=self.grafana_url,
                 method=method,
                 path=path,
                 status=429,
+                errors=[] if data is _NOT_JSON else render_errors(data),
             )
+            raise self._advised(throttled, ". ")
         if response.status_code == 204:
             return None
         data = self._json(response)
@@ -395,89 +454,56 @@ class OnCallClient:
             )
         if data is _NOT_JSON:
             kind = response.headers.get("content-type") or "no content type"
-            return NotOnCallAPIError(
-                f"{where}: {status} answered {kind}"
-                ", not JSON: the URL is probably not the OnCall API. Set oncall:url to the "
-                "OnCall API root, e.g. https://oncall.example.com (the Grafana UI URL will not do)",
+            not_api = NotOnCallAPIError(
+                f"{where}: {status} answered {kind}, not JSON: the URL is probably not the "
+                "OnCall API",
                 **kwargs,
             )
+            return self._advised(not_api, ". ")
         errors = [self._scrub(line) for line in render_errors(data)]
         text = "; ".join(errors)
         if status == 404:
             return NotFoundError(f"{where}: 404 {text}", errors=errors, **kwargs)
         if status in (401, 403):
-            hint = self._auth_hint(text, method, path)
-            return AuthError(f"{where}: {status} {text}; {hint}", errors=errors, **kwargs)
+            refused = AuthError(
+                f"{where}: {status} {text}",
+                errors=errors,
+                service_account=self._token.startswith(SERVICE_ACCOUNT_PREFIX),
+                grafana_url=self.grafana_url,
+                resource=path.split("/", 1)[0],
+                **kwargs,
+            )
+            return self._advised(refused, "; ")
         if status == 400:
             return ValidationError(f"{where}: 400 {text}", errors=errors, **kwargs)
         return OnCallError(f"{where}: {status} {text}", errors=errors, **kwargs)
 
     def _transport_error(
         self, exc: httpx.TransportError, method: str, path: str, where: str
-    ) -> TransportError:
+    ) -> TransportError | TLSError:
         cause = self._scrub(str(exc) or type(exc).__name__)
         tls = "SSL" in cause or "CERTIFICATE" in cause.upper()
         not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        kind = TLSError if tls else TransportError
+        failed = kind("", request_sent=not not_sent, method=method, path=path)
         if tls:
-            hint = "TLS failed: check the certificate of oncall:url (or its CA bundle)"
+            what = "TLS failed"
         elif not_sent:
-            hint = "could not connect: check oncall:url and that OnCall is reachable"
+            what = "could not connect"
         else:
-            hint = "the connection failed mid-request"
-        return TransportError(
-            f"{where}: {hint} ({type(exc).__name__}: {cause})",
-            request_sent=not not_sent,
-            tls=tls,
-            method=method,
-            path=path,
+            what = "the connection failed mid-request"
+        hint = self._advice(failed)
+        failed.args = (
+            f"{where}: {what}{': ' + hint if hint else ''} ({type(exc).__name__}: {cause})",
         )
+        return failed
 
-    @property
-    def _service_account(self) -> bool:
-        return self._token.startswith("glsa_")
-
-    def _auth_hint(self, text: str, method: str, path: str) -> str:
-        keys = self.keys
-        lowered = text.lower()
-        if "organization not found" in lowered:
-            if not self.grafana_url:
-                return (
-                    "a Grafana service-account token needs the URL of its stack: "
-                    + keys.how_to_set("grafana_url", "https://mystack.grafana.net")
-                )
-            return (
-                f"OnCall knows no organisation at the Grafana URL {self.grafana_url}: "
-                f"check {keys.name('grafana_url')}"
-            )
-        if "token" in lowered:
-            if self._service_account:
-                return (
-                    f"Grafana rejected the service-account token: check {keys.name('token')} "
-                    f"(the raw glsa_ token, without 'Bearer') and that it belongs to the "
-                    f"stack at {self.grafana_url}"
-                )
-            return f"check {keys.name('token')} (the raw API token, without 'Bearer')"
-        access = "read" if method in ("GET", "HEAD") else "write"
-        resource = path.split("/", 1)[0].replace("_", "-") or "integrations"
-        if resource in ("integrations", "escalation-chains"):
-            needs = (
-                f"the permission grafana-oncall-app.{resource}:{access} "
-                f"(grafana-irm-app.{resource}:{access} on Grafana Cloud IRM)"
-            )
-        else:
-            needs = f"the permission to {access} {resource}"
-        if self._service_account:
-            return f"the service account lacks {needs}"
-        return f"the token lacks {needs}; for an OnCall API key, its user needs the Admin role"
-
-    def _throttle_hint(self, text: str) -> str:
-        if "being synced" not in text.lower():
-            return ""
-        return (
-            f". If this persists, the Grafana URL {self.grafana_url} is probably wrong: "
-            f"OnCall answers so for a stack it does not know; check "
-            f"{self.keys.name('grafana_url')}"
-        )
+    def _advised(self, exc: _E, separator: str) -> _E:
+        """`exc` with the advice for it, if any, after `separator`."""
+        hint = self._advice(exc)
+        if hint:
+            exc.args = (f"{exc}{separator}{hint}",)
+        return exc
 
     def _scrub(self, text: str) -> str:
         for form in self._token_forms:
@@ -517,23 +543,14 @@ def _item(collection: str, item_id: str) -> str:
     return f"{collection}/{quote(str(item_id), safe='')}/"
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, ThrottledError):
-        return True
-    if isinstance(exc, TransportError):
-        return not exc.tls
-    return isinstance(exc, ServerError)
-
-
 def _retryable(method: str, exc: BaseException) -> bool:
     """Whether repeating `method` after `exc` is safe and may help."""
-    if isinstance(exc, ThrottledError):
-        return True  # the server did not process it
-    if isinstance(exc, TransportError) and not exc.request_sent and not exc.tls:
-        return True  # the server never saw it
-    return method in IDEMPOTENT_METHODS and _transient(exc)
+    if not isinstance(exc, TransientError):
+        return False
+    # What the server never acted on can be sent again whatever the method.
+    return method in IDEMPOTENT_METHODS or not exc.maybe_processed
 
 
 def _create_outcome_unknown(exc: BaseException) -> bool:
     # Reached only after the lookup found nothing, so a new POST cannot duplicate.
-    return _transient(exc)
+    return isinstance(exc, TransientError)

@@ -1,30 +1,55 @@
 """Where the provider, lookups and the export command find OnCall: endpoints,
-credentials and retry settings, for the default connection and named ones.
+credentials and retry settings, for the default connection and named ones, and
+the names of those settings. `connection.py` turns settings into a connection.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from .client import ConfigKeys, OnCallClient, RetrySettings, api_root, without_credentials
+from .client import SERVICE_ACCOUNT_PREFIX, RetrySettings, api_root, without_credentials
 from .exceptions import ConfigurationError
 
-_DEFAULT_KEYS = ConfigKeys()
-URL_KEY = _DEFAULT_KEYS.url
-TOKEN_KEY = _DEFAULT_KEYS.token
-GRAFANA_URL_KEY = _DEFAULT_KEYS.grafana_url
+
+@dataclass(frozen=True)
+class ConfigKeys:
+    """The names of a connection's settings, so that an error names the one to fix."""
+
+    url: str = "oncall:url"
+    token: str = "oncall:token"
+    grafana_url: str = "oncall:grafanaUrl"
+    # The default connection also reads the environment; named ones do not.
+    env: bool = True
+
+    ENV: ClassVar[dict[str, str]] = {
+        "url": "GRAFANA_ONCALL_URL",
+        "token": "GRAFANA_ONCALL_ACCESS_TOKEN",
+        "grafana_url": "GRAFANA_URL",
+    }
+
+    def name(self, field: str) -> str:
+        key: str = getattr(self, field)
+        return f"{key} (or {self.ENV[field]})" if self.env else key
+
+    def how_to_set(self, field: str, example: str) -> str:
+        flags = ("--secret " if field == "token" else "") + ("" if self.env else "--path ")
+        command = f"`pulumi config set {flags}{getattr(self, field)} {example}`"
+        return f"{command} or {self.ENV[field]}" if self.env else command
+
+
+DEFAULT_KEYS = ConfigKeys()
+URL_KEY = DEFAULT_KEYS.url
+TOKEN_KEY = DEFAULT_KEYS.token
+GRAFANA_URL_KEY = DEFAULT_KEYS.grafana_url
 URL_ENV = ConfigKeys.ENV["url"]
 TOKEN_ENV = ConfigKeys.ENV["token"]
 GRAFANA_URL_ENV = ConfigKeys.ENV["grafana_url"]
 CONNECTIONS_KEY = "oncall:connections"
 
-# Grafana service-account tokens start with this; they need the stack's URL.
-SERVICE_ACCOUNT_PREFIX = "glsa_"
 # The keys of one entry of oncall:connections.
 CONNECTION_FIELDS = ("url", "token", "grafanaUrl")
 
@@ -46,7 +71,7 @@ class Settings:
     grafana_url: str | None
     retry: RetrySettings
     # The config keys these came from, so that errors name the one to fix.
-    keys: ConfigKeys = _DEFAULT_KEYS
+    keys: ConfigKeys = DEFAULT_KEYS
 
     def __repr__(self) -> str:
         return (
@@ -56,9 +81,20 @@ class Settings:
         )
 
     @property
+    def api_root(self) -> str:
+        """The API root of `url`, or ConfigurationError naming the key to fix."""
+        try:
+            return api_root(self.url)
+        except ConfigurationError:
+            raise ConfigurationError(
+                f"{self.keys.url} must be an http(s) URL such as https://oncall.example.com, "
+                f"got {without_credentials(self.url)!r}"
+            ) from None
+
+    @property
     def endpoint(self) -> tuple[str, str | None]:
         """What identifies the OnCall organisation these settings reach."""
-        return api_root(self.url), self.grafana_url
+        return self.api_root, self.grafana_url
 
 
 def load(get: Getter, env: Mapping[str, str], connection: str | None = None) -> Settings:
@@ -68,7 +104,7 @@ def load(get: Getter, env: Mapping[str, str], connection: str | None = None) -> 
     `oncall:connections` alone.
     """
     if connection is None:
-        keys = _DEFAULT_KEYS
+        keys = DEFAULT_KEYS
         url = get(URL_KEY) or env.get(URL_ENV)
         token = get(TOKEN_KEY) or env.get(TOKEN_ENV)
         grafana_url = get(GRAFANA_URL_KEY) or env.get(GRAFANA_URL_ENV)
@@ -177,25 +213,3 @@ def _retry(get: Getter) -> RetrySettings:
             raise ConfigurationError(f"{key} must be positive, got {raw!r}")
         overrides[attr] = value
     return RetrySettings(**{**defaults.__dict__, **overrides})
-
-
-_clients: dict[Settings, OnCallClient] = {}
-_clients_lock = threading.Lock()
-
-
-def shared_client(settings: Settings) -> OnCallClient:
-    """One pooled client per process and connection, shared by concurrent operations.
-
-    Each connection has its own client, so a 429 from one OnCall never pauses another.
-    """
-    with _clients_lock:
-        client = _clients.get(settings)
-        if client is None or client.closed:
-            client = _clients[settings] = OnCallClient(
-                settings.url,
-                settings.token,
-                grafana_url=settings.grafana_url,
-                retry=settings.retry,
-                keys=settings.keys,
-            )
-        return client

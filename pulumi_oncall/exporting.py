@@ -26,6 +26,7 @@ from typing import Any
 
 from . import config, model, schema
 from .client import JSONObject
+from .connection import connect
 from .exceptions import OnCallError
 
 LINE_LENGTH = 88
@@ -65,10 +66,14 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     except re.error as exc:
         sys.exit(f"export: --name-regex: {exc}")
     try:
-        client = config.shared_client(config.load(flags.get, os.environ))
-        integrations = client.list_integrations()
-        teams = _names(client.list_teams())
-        chains = _names(client.list_escalation_chains())
+        oncall = connect(config.load(flags.get, os.environ))
+        integrations = oncall.client.list_integrations()
+        routes: dict[str, list[JSONObject]] = {}
+        for route in oncall.client.list_routes():
+            if isinstance(route, Mapping):
+                routes.setdefault(str(route.get("integration_id")), []).append(route)
+        teams = _names(oncall.teams.get())
+        chains = _names(oncall.escalation_chains.get())
     except OnCallError as exc:
         sys.exit(f"export: {exc}")
     chosen = [
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             and (pattern is None or pattern.search(str(i.get("name"))))
         )
     ]
-    text = program(chosen, teams=teams, chains=chains, connection=args.connection)
+    text = program(chosen, teams=teams, chains=chains, connection=args.connection, routes=routes)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {len(chosen)} integrations to {args.output}", file=sys.stderr)
@@ -104,8 +109,13 @@ def program(
     teams: Mapping[str, Any] | None = None,
     chains: Mapping[str, Any] | None = None,
     connection: str | None = None,
+    routes: Mapping[str, list[JSONObject]] | None = None,
 ) -> str:
-    """The program's text: stable for the same integrations, whatever their order."""
+    """The program's text: stable for the same integrations, whatever their order.
+
+    `routes` maps an integration's id to its routes as the server lists them; an
+    integration it holds gets `routes=[...]` in the server's order.
+    """
     teams, chains = teams or {}, chains or {}
     ordered = sorted(integrations, key=_order)
     kept: list[tuple[JSONObject, list[str]]] = []
@@ -114,7 +124,8 @@ def program(
         reason = _why_not(item)
         if reason is None:
             try:
-                kept.append((item, _arguments(item, teams, chains, connection)))
+                listed = None if routes is None else routes.get(str(item.get("id")), [])
+                kept.append((item, _arguments(item, teams, chains, connection, listed)))
                 continue
             except _Unwritable as exc:
                 reason = str(exc)
@@ -198,10 +209,14 @@ def _arguments(
     teams: Mapping[str, Any],
     chains: Mapping[str, Any],
     connection: str | None,
+    listed_routes: list[JSONObject] | None = None,
 ) -> list[str]:
     """The argument lines of its `Integration(...)` after the resource name."""
     try:
         spec = model.adoptable_spec(item)
+        route_specs = _route_specs(listed_routes)
+        if route_specs:
+            spec["routes"] = route_specs
         failures = model.validate({**spec, "import_id": item["id"]})
     except (AttributeError, TypeError, ValueError) as exc:
         raise _Unwritable("the server sent it in an unexpected shape.") from exc
@@ -210,7 +225,7 @@ def _arguments(
         found = "; ".join(f"{prop}: {why}" for prop, why in failures)
         raise _Unwritable(f"pulumi-oncall would refuse it as it is ({found}).")
     out: list[str] = []
-    for key in schema.API_FIELDS:
+    for key in (f.name for f in schema.FIELDS if f.role == "api" or f.name == "routes"):
         if key not in spec:
             continue
         value = spec[key]
@@ -224,6 +239,31 @@ def _arguments(
     if connection:
         out.append(f"{INDENT}connection={_str(connection)},")
     out.append(f"{INDENT}import_id={_str(item['id'])},")
+    return out
+
+
+def _route_specs(listed: list[JSONObject] | None) -> list[dict[str, Any]]:
+    """Routes as declarations, in the server's order, with only what is not a default."""
+    if not listed:
+        return []
+    normal = [r for r in listed if isinstance(r, Mapping) and not r.get("is_the_last_route")]
+    out = []
+
+    def position(route: Mapping[str, Any]) -> int:
+        at = route.get("position")
+        return at if type(at) is int else 0
+
+    for route in sorted(normal, key=position):
+        spec: dict[str, Any] = {"routing_regex": route.get("routing_regex")}
+        if route.get("routing_type") not in (None, "regex"):
+            spec["routing_type"] = route["routing_type"]
+        if route.get("escalation_chain_id") is not None:
+            spec["escalation_chain_id"] = route["escalation_chain_id"]
+        for backend, target in schema.ROUTE_BACKENDS.items():
+            block = route.get(backend)
+            if isinstance(block, Mapping) and block.get(target) is not None:
+                spec[backend] = {target: block[target], "enabled": block.get("enabled", True)}
+        out.append(spec)
     return out
 
 
@@ -243,6 +283,12 @@ def _block(
     comment = f"  {_comment(_text(trailing))}" if trailing else ""
     one = f"{prefix}{_literal(value)},"
     named = comments and any(comments.values())
+    if isinstance(value, list) and value and len(one) > LINE_LENGTH:
+        inner = indent + INDENT
+        lines = [prefix + "["]
+        for item in value:
+            lines += _block(inner, item, inner)
+        return [*lines, indent + "],"]
     if isinstance(value, Mapping) and value and (len(one) > LINE_LENGTH or named):
         inner = indent + INDENT
         lines = [prefix + "{"]

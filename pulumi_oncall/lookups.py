@@ -3,29 +3,37 @@
 Each lookup has an `..._output` twin that takes Inputs and returns an Output. They run
 in the program, at preview too, with the provider's settings: `oncall:url`,
 `oncall:token`, `oncall:grafanaUrl` (or their environment variables), or the named
-`connection`. Teams and escalation chains are listed once per process and connection.
+`connection`. Teams and escalation chains are listed once per connection
+(`connection.Connection`). Every failure is a `LookupFailed`.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime.config import get_config
 
-from . import config, model
-from .catalog import catalog, describe
-from .client import JSONObject, OnCallClient
-from .exceptions import OnCallError
+from . import model
+from .catalog import describe
+from .client import JSONObject
+from .connection import Connection, from_program
+from .exceptions import LookupFailed, OnCallError
 
-
-class LookupFailed(pulumi.RunError):
-    """A lookup found nothing, or more than one match, or could not ask. Shown by the
-    Pulumi CLI as its message alone."""
+__all__ = [
+    "EscalationChain",
+    "IntegrationInfo",
+    "LookupFailed",
+    "Team",
+    "get_escalation_chain",
+    "get_escalation_chain_output",
+    "get_integration",
+    "get_integration_output",
+    "get_team",
+    "get_team_output",
+]
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class IntegrationInfo:
 
 def get_team(name: str, *, connection: str | None = None) -> Team:
     """The team with this exact name."""
-    found = _one(_client(connection), "team", _teams, name)
+    found = _one(_connection(connection), "team", _teams, name)
     return Team(found["id"], found["name"], found.get("email"), found.get("avatar_url"))
 
 
@@ -76,7 +84,7 @@ def get_escalation_chain(
     name: str, *, team_id: str | None = None, connection: str | None = None
 ) -> EscalationChain:
     """The escalation chain with this exact name (in `team_id`, when given)."""
-    found = _one(_client(connection), "escalation chain", _chains, name, team_id)
+    found = _one(_connection(connection), "escalation chain", _chains, name, team_id)
     return EscalationChain(found["id"], found["name"], found.get("team_id"))
 
 
@@ -95,8 +103,7 @@ def get_integration(
     name: str, *, team_id: str | None = None, connection: str | None = None
 ) -> IntegrationInfo:
     """The integration with this exact name (in `team_id`, when given)."""
-    client = _client(connection)
-    found = _one(client, "integration", _integrations, name, team_id)
+    found = _one(_connection(connection), "integration", _integrations, name, team_id)
     spec = model.adoptable_spec(found)
     route = found.get("default_route") or {}
     return IntegrationInfo(
@@ -127,28 +134,28 @@ def get_integration_output(
 # -- plumbing -------------------------------------------------------------------
 
 
-def _client(connection: str | None) -> OnCallClient:
+def _connection(name: str | None) -> Connection:
     try:
-        return config.shared_client(config.load(get_config, os.environ, connection))
+        return from_program(name)
     except OnCallError as exc:
         raise LookupFailed(str(exc)) from None
 
 
-def _teams(client: OnCallClient, name: str) -> list[JSONObject]:
-    return catalog(client).teams.get()
+def _teams(known: Connection, name: str) -> list[JSONObject]:
+    return known.teams.get()
 
 
-def _chains(client: OnCallClient, name: str) -> list[JSONObject]:
-    return catalog(client).escalation_chains.get()
+def _chains(known: Connection, name: str) -> list[JSONObject]:
+    return known.escalation_chains.get()
 
 
-def _integrations(client: OnCallClient, name: str) -> list[JSONObject]:
+def _integrations(known: Connection, name: str) -> list[JSONObject]:
     # The server filters by exact name; all names are needed only for suggestions.
-    return client.list_integrations(name=name) or client.list_integrations()
+    return known.client.list_integrations(name=name) or known.client.list_integrations()
 
 
 def _one(
-    client: OnCallClient,
+    known: Connection,
     kind: str,
     listing: Any,
     name: str,
@@ -156,7 +163,7 @@ def _one(
 ) -> JSONObject:
     where = f" in team {team_id}" if team_id else ""
     try:
-        items: list[JSONObject] = listing(client, name)
+        items: list[JSONObject] = listing(known, name)
     except OnCallError as exc:
         raise LookupFailed(f"looking up the {kind} named {name!r}: {exc}") from None
     matches = [
@@ -176,7 +183,7 @@ def _one(
         hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
     else:
         hint = f"existing: {describe(_by_name(items))}"
-    raise LookupFailed(f"no {kind} named {name!r}{where} on {client.base_url}; {hint}")
+    raise LookupFailed(f"no {kind} named {name!r}{where} on {known.client.base_url}; {hint}")
 
 
 def _by_name(items: list[JSONObject]) -> list[Mapping[str, Any]]:

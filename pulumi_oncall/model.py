@@ -14,14 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from . import schema
 from .templating import compile_error
 
 Path = tuple[str, ...]
 Flat = dict[Path, Any]
 
-# The engine's placeholder for a value not known until apply (pulumi.runtime.rpc.UNKNOWN).
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# The engine's placeholder for a value not known until apply.
+UNKNOWN: str = rpc.UNKNOWN
 
 # Backends whose `enabled` default is documented; a removed flag is reset to it, and
 # left as it is on the others.
@@ -143,6 +145,12 @@ def _validate(node: schema.Node, value: Any, path: Path) -> list[tuple[str, str]
     lead = f"{where} " if len(path) == 1 else ""
     if node.kind == "object":
         return _validate_object(node, value, path)
+    if node.kind == "list":
+        return _validate_routes(node, value)
+    if node.kind == "choice":
+        if isinstance(value, str) and value in node.choices:
+            return []
+        return [(where, _choice_problem(node, value))]
     if node.kind == "mapping":
         return _validate_labels(node, value)
     if node.kind == "bool":
@@ -190,6 +198,76 @@ def _validate_object(node: schema.Node, value: Any, path: Path) -> list[tuple[st
         elif not (item is None or is_unknown(item)):
             failures.extend(_validate(child, item, (*path, key)))
     return failures
+
+
+def _choice_problem(node: schema.Node, value: Any) -> str:
+    choices = " or ".join(repr(c) for c in node.choices)
+    if node.name == "routing_type" and value == "labels":
+        return "'labels' routes exist in OnCall, but its public API refuses them; use " + choices
+    shown = repr(value) if isinstance(value, str) and len(value) <= 40 else kind_of(value)
+    return f"must be {choices}, got {shown}"
+
+
+def _validate_routes(node: schema.Node, value: Any) -> list[tuple[str, str]]:
+    """`routes`: a list of routes, each named `routes[i]` (and by its name) in reasons."""
+    if isinstance(value, str) and is_unknown(value):
+        return []
+    if not isinstance(value, (list, tuple)):
+        return [("routes", f"routes must be a list of routes, got {kind_of(value)}")]
+    failures: list[tuple[str, str]] = []
+    names: dict[str, int] = {}
+    for i, route in enumerate(value):
+        where = f"routes[{i}]"
+        if isinstance(route, Mapping) and isinstance(route.get("name"), str):
+            where += f" ({route['name']!r})"
+            if route["name"] in names:
+                failures.append(
+                    (where, f"the name is also routes[{names[route['name']]}]'s; names are unique")
+                )
+            names.setdefault(route["name"], i)
+        if is_unknown(route):
+            continue
+        if not isinstance(route, Mapping):
+            failures.append((where, f"a route must be a mapping, got {kind_of(route)}"))
+            continue
+        regex = route.get("routing_regex")
+        if regex is None:
+            failures.append(
+                (where, "routing_regex is required: the regex or Jinja2 template that picks alerts")
+            )
+        for key, item in route.items():
+            child = node.child(key)
+            if child is None:
+                failures.append(_unknown_key((where,), key, node.keys))
+            elif not (item is None or is_unknown(item)):
+                failures += _validate(child, item, (where, key))
+        failures += _routing_problems(where, route)
+    return failures
+
+
+def _routing_problems(where: str, route: Mapping[str, Any]) -> list[tuple[str, str]]:
+    regex = route.get("routing_regex")
+    kind = route.get("routing_type") or "regex"
+    if not isinstance(regex, str) or is_unknown(regex) or is_unknown(kind):
+        return []
+    text = regex.strip()
+    at = f"{where}.routing_regex"
+    if not text:
+        return [(at, "routing_regex must not be blank: the server refuses it")]
+    if len(text) > schema.ROUTE_REGEX_MAX_LENGTH:
+        return []  # said by the field's own check
+    if kind == "jinja2":
+        error = compile_error(text)
+        if error:
+            return [(at, f"Jinja2 route does not compile ({error}); the server would refuse it")]
+    elif kind == "regex":
+        try:
+            re.compile(text)
+        except re.error as exc:
+            return [(at, f"the regex does not compile ({exc}); the server would refuse it")]
+        except RecursionError:
+            return [(at, "the regex nests too deeply to compile; the server would refuse it")]
+    return []
 
 
 def _validate_connection(value: Any) -> list[tuple[str, str]]:
@@ -424,7 +502,7 @@ def adopt_payload(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[
     return _wire(changes)
 
 
-def unsupported(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+def fields_without_place(remote: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
     """Declared fields that this server cannot store, judging by one of its bodies.
 
     Servers leave out of their bodies what they do not support (labels and msteams
@@ -459,7 +537,7 @@ def _with_hint(path: Path) -> str:
     return dotted(path)
 
 
-def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
+def not_kept(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
     """Declared fields the server did not keep (it drops what it does not support)."""
     return [
         _with_hint(path)
@@ -468,8 +546,8 @@ def unstored(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def unstored_reasons(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
-    """`unstored`, each with why: unsupported, or kept with another value."""
+def not_kept_reasons(inputs: Mapping[str, Any], remote: Mapping[str, Any]) -> list[str]:
+    """`not_kept`, each with why: no place for it on this server, or another value kept."""
     return [
         _with_hint(path)
         if _absent(remote, path)

@@ -2,23 +2,22 @@
 
 The provider checks one resource at a time, and sees neither which inputs are
 secrets nor the program's other resources. These run in the program, at
-registration: plain values at once, Outputs once they are known.
+registration: plain values at once, Outputs once they are known. A mistake stops
+the program with a `ProgramError`.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.config import get_config
 
-from . import config, model
-from .catalog import catalog
-from .exceptions import NotFoundError, OnCallError
+from . import model
+from .connection import from_program
+from .exceptions import NotFoundError, OnCallError, ProgramError
 
 
 def plain_problems(resource_name: str, args: Mapping[str, Any]) -> None:
@@ -32,14 +31,14 @@ def plain_problems(resource_name: str, args: Mapping[str, Any]) -> None:
         if isinstance(value, Mapping):
             empty = [k for k, v in value.items() if v is None]
             if empty:
-                raise pulumi.RunError(
+                raise ProgramError(
                     f"integration {resource_name!r}: {key}[{empty[0]!r}] is None; give the "
                     "label a non-empty value, or leave the key out"
                 )
     connection = args.get("connection")
     if connection is not None and (not isinstance(connection, str) or not connection.strip()):
         shown = "an empty string" if connection == "" else model.kind_of(connection)
-        raise pulumi.RunError(
+        raise ProgramError(
             f"integration {resource_name!r}: connection must be the name of an entry of "
             f"oncall:connections, such as 'staging', or None for the default; got {shown}"
         )
@@ -100,7 +99,7 @@ def claim_name(
                 other = names.slots.setdefault(slot, resource_name)
                 if other != resource_name:
                     where = f" on connection {connection!r}" if connection else ""
-                    raise pulumi.RunError(
+                    raise ProgramError(
                         f"integrations {other!r} and {resource_name!r} both declare {what}"
                         f"{where}: one integration can belong to one resource only; give one "
                         "of them another name= (or team), or remove the duplicate"
@@ -133,9 +132,7 @@ def announce_adoption(
         if not model.is_id(id_value) or not isinstance(declared, Mapping):
             return  # the provider's check reports it
         try:
-            settings = config.load(get_config, os.environ, connection)
-            client = config.shared_client(settings)
-            remote = catalog(client).integrations.get(id_value)
+            remote = from_program(connection).integrations.get(id_value)
         except NotFoundError:
             pulumi.log.warn(
                 f"import_id {id_value!r}: no such integration on this OnCall; `pulumi up` "

@@ -6,7 +6,6 @@ import difflib
 import os
 import re
 import sys
-import threading
 import traceback
 import types
 from collections.abc import Mapping
@@ -25,9 +24,10 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from . import config, model, schema
-from .catalog import Catalog, catalog, describe
+from . import config, model, routes, schema
+from .catalog import describe
 from .client import JSONObject, OnCallClient
+from .connection import Configuration, Connection
 from .exceptions import (
     AuthError,
     ConfigurationError,
@@ -58,11 +58,7 @@ class IntegrationProvider(ResourceProvider):
     bulk_reads = True
 
     def __init__(self) -> None:
-        self._get: config.Getter = lambda key: None
-        self._env: dict[str, str] = {}
-        self._configured = False
-        self._settings: dict[str | None, config.Settings | ConfigurationError] = {}
-        self._lock = threading.Lock()
+        self._configuration: Configuration | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -77,37 +73,29 @@ class IntegrationProvider(ResourceProvider):
         self.configure_from(req.config.get, os.environ)
 
     def configure_from(self, get: config.Getter, env: Mapping[str, str]) -> None:
-        with self._lock:
-            self._get, self._env = get, dict(env)
-            self._configured = True
-            self._settings.clear()
+        self._configuration = Configuration(get, env)
+
+    def _configured(self) -> Configuration:
+        found = self._configuration
+        if found is None:
+            raise ConfigurationError("the provider was not configured")
+        return found
 
     def settings(self, connection: str | None) -> config.Settings:
         """The settings of a connection (None: the default one), or ConfigurationError."""
-        with self._lock:
-            if not self._configured:
-                raise ConfigurationError("the provider was not configured")
-            found = self._settings.get(connection)
-            if found is None:
-                try:
-                    found = config.load(self._get, self._env, connection)
-                except ConfigurationError as exc:
-                    found = exc
-                self._settings[connection] = found
-        if isinstance(found, ConfigurationError):
-            raise found
-        return found
+        return self._configured().settings(connection)
+
+    def connection(self, connection: str | None = None) -> Connection:
+        """The connection of that name (None: the default one), or ConfigurationError."""
+        return self._configured().connection(connection)
 
     def client(self, connection: str | None = None) -> OnCallClient:
-        return config.shared_client(self.settings(connection))
-
-    def _catalog(self, connection: str | None) -> Catalog:
-        return catalog(self.client(connection))
+        return self.connection(connection).client
 
     # -- engine operations --------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs = model.normalise(_plain(news))
+        inputs = model.normalise(_from_engine(news))
         secret = inputs.get(SECRET_KEYS)
         secret_keys = frozenset(secret) if isinstance(secret, list) else frozenset()
         problems = model.validate(inputs)
@@ -127,18 +115,25 @@ class IntegrationProvider(ResourceProvider):
     def _check_references(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
         team_id = inputs.get("team_id")
         chain_id = model.lookup(inputs, ("default_route", "escalation_chain_id"))
+        references = [
+            ("team_id", team_id, "team"),
+            ("default_route.escalation_chain_id", chain_id, "escalation chain"),
+        ]
+        declared_routes = inputs.get("routes")
+        for i, route in enumerate(declared_routes if isinstance(declared_routes, list) else []):
+            if isinstance(route, Mapping):
+                label = f" ({route['name']!r})" if isinstance(route.get("name"), str) else ""
+                where = f"routes[{i}]{label}.escalation_chain_id"
+                references.append((where, route.get("escalation_chain_id"), "escalation chain"))
         wanted = [
             (path, value, kind)
-            for path, value, kind in (
-                ("team_id", team_id, "team"),
-                ("default_route.escalation_chain_id", chain_id, "escalation chain"),
-            )
+            for path, value, kind in references
             if isinstance(value, str) and value and not model.is_unknown(value)
         ]
         if not wanted:
             return []
         try:
-            known = self._catalog(inputs.get("connection"))
+            known = self.connection(inputs.get("connection"))
             problems = []
             for path, value, kind in wanted:
                 listed = known.teams if kind == "team" else known.escalation_chains
@@ -150,9 +145,11 @@ class IntegrationProvider(ResourceProvider):
             return [("", f"could not check team and escalation chain ids: {exc}")]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds, news = _plain(olds), _plain(news)
+        olds, news = _from_engine(olds), _from_engine(news)
         result = model.diff(olds, news)
         changes, replaces = list(result.changed), list(result.replaces)
+        if _routes_change(olds.get("routes"), news.get("routes")):
+            changes.append("routes")
         delete_first = result.delete_before_replace
         old_conn, new_conn = olds.get("connection"), news.get("connection")
         if old_conn != new_conn:
@@ -177,19 +174,30 @@ class IntegrationProvider(ResourceProvider):
             return False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = _plain(props)
+        props = _from_engine(props)
         name = props.get("name")
         connection = props.get("connection")
         try:
             client = self.client(connection)
-            if props.get("import_id"):
-                remote = self._adopt(client, props)
-            else:
-                remote = self._create(client, props)
+            adopting = bool(props.get("import_id"))
+            remote = self._adopt(client, props) if adopting else self._create(client, props)
+            outputs = model.outputs(remote, props)
+            if props.get("routes") is not None:
+                try:
+                    # A new integration has only its default route: nothing to list.
+                    outputs["routes"] = _sync_routes(
+                        client, remote, props["routes"], (), None if adopting else []
+                    )
+                except OnCallError:
+                    if not adopting:
+                        # Leave nothing behind that the state does not know about.
+                        client.delete_integration(remote["id"])
+                    raise
         except OnCallError as exc:
             raise _named(exc, name) from None
-        self._catalog(connection).integrations.written(remote["id"])
-        return CreateResult(remote["id"], model.outputs(remote, props))
+        self.connection(connection).integrations.written(remote["id"])
+        self.connection(connection).routes.written(remote["id"])
+        return CreateResult(remote["id"], outputs)
 
     def _create(self, client: OnCallClient, props: dict[str, Any]) -> JSONObject:
         try:
@@ -199,7 +207,7 @@ class IntegrationProvider(ResourceProvider):
                 raise
             existing = client.find_integration(props["name"], props.get("team_id") or None)
             raise ConflictError(_conflict_message(props, existing)) from None
-        missing = model.unstored_reasons(props, remote)
+        missing = model.not_kept_reasons(props, remote)
         if missing:
             # Leave nothing behind that the state does not know about.
             client.delete_integration(remote["id"])
@@ -224,7 +232,7 @@ class IntegrationProvider(ResourceProvider):
                 f"{props.get('type')!r}, and the type of an integration cannot change: "
                 f"declare type={remote.get('type')!r}"
             )
-        unsupported = model.unsupported(remote, props)
+        unsupported = model.fields_without_place(remote, props)
         if unsupported:
             raise OnCallError(
                 "this server cannot store " + ", ".join(unsupported) + f"; import_id {import_id} "
@@ -237,14 +245,14 @@ class IntegrationProvider(ResourceProvider):
         return updated
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = _plain(props)
+        props = _from_engine(props)
         connection = props.get("connection")
         getting = not model.declared(props)  # Integration.get: nothing is declared
         try:
             if not model.is_id(id_):
                 raise NotFoundError(f"{id_!r} is not an integration id")
             if self.bulk_reads:
-                remote = self._catalog(connection).integrations.get(id_)
+                remote = self.connection(connection).integrations.get(id_)
             else:
                 remote = self.client(connection).get_integration(id_)
         except NotFoundError:
@@ -262,11 +270,22 @@ class IntegrationProvider(ResourceProvider):
         spec = props if model.declared(props) else model.adoptable_spec(remote)
         spec = {**spec, "connection": connection, "import_id": props.get("import_id")}
         outs = model.outputs(remote, spec)
+        if isinstance(props.get("routes"), list):
+            try:
+                if self.bulk_reads:
+                    listed = self.connection(connection).routes.get(id_)
+                else:
+                    listed = self.client(connection).list_routes(id_)
+            except NotFoundError:
+                listed = []
+            except OnCallError as exc:
+                raise _named(exc, props.get("name")) from None
+            outs["routes"] = routes.state_entries(routes.normal(listed), props["routes"])
         inputs = {k: outs[k] for k in schema.PROVIDER_FIELDS if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        olds, news = _plain(olds), _plain(news)
+        olds, news = _from_engine(olds), _from_engine(news)
         name = news.get("name")
         # Same endpoint as the state's (or diff would have replaced it).
         connection = news.get("connection")
@@ -276,7 +295,7 @@ class IntegrationProvider(ResourceProvider):
             if _needs_server_view(payload):
                 current = client.get_integration(id_)
                 # A server that would silently drop part of the change gets none of it.
-                unsupported = model.unsupported(current, news)
+                unsupported = model.fields_without_place(current, news)
                 if unsupported:
                     raise OnCallError(
                         "this server cannot store " + ", ".join(unsupported) + "; nothing "
@@ -286,16 +305,28 @@ class IntegrationProvider(ResourceProvider):
             remote = client.update_integration(id_, payload) if payload else None
             if remote is None:
                 remote = client.get_integration(id_)
-            missing = model.unstored_reasons(news, remote)
+            missing = model.not_kept_reasons(news, remote)
             if missing:
                 raise OnCallError("the server did not store " + ", ".join(missing))
+            outputs = model.outputs(remote, news)
+            old_routes, new_routes = olds.get("routes"), news.get("routes")
+            if _routes_change(old_routes, new_routes):
+                # Removed, the argument clears them, as labels.
+                outputs["routes"] = _sync_routes(
+                    client, remote, new_routes or [], old_routes or [], None
+                )
+                if new_routes is None:
+                    outputs["routes"] = None
+            else:
+                outputs["routes"] = old_routes
         except OnCallError as exc:
             raise _named(exc, name) from None
-        self._catalog(connection).integrations.written(remote["id"])
-        return UpdateResult(model.outputs(remote, news))
+        self.connection(connection).integrations.written(remote["id"])
+        self.connection(connection).routes.written(remote["id"])
+        return UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        props = _plain(props)
+        props = _from_engine(props)
         connection = props.get("connection")
         try:
             self.client(connection).delete_integration(id_)
@@ -305,7 +336,8 @@ class IntegrationProvider(ResourceProvider):
             raise _named(self._recorded_settings_hint(exc, connection), props.get("name")) from None
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
-        self._catalog(connection).integrations.forget(id_)
+        self.connection(connection).integrations.forget(id_)
+        self.connection(connection).routes.forget(id_)
 
     def _recorded_settings_hint(self, exc: AuthError, connection: str | None) -> AuthError:
         """Add to a refused read or delete why a token fixed in config may not be in use.
@@ -323,7 +355,7 @@ class IntegrationProvider(ResourceProvider):
         env = config.TOKEN_ENV
         if connection:
             pass  # named connections never read the environment
-        elif self._get(config.TOKEN_KEY):
+        elif self._configured().get(config.TOKEN_KEY):
             text += (
                 f". {env} is read from the environment at every run, but only where no {key} "
                 f"is set, recorded or current: to rely on it, `pulumi config rm {key}` and run "
@@ -349,7 +381,7 @@ def _failures(problems: list[tuple[str, str]], secret_keys: frozenset[str]) -> l
     """
     failures = []
     for prop, reason in problems:
-        if prop.split(".", 1)[0] in secret_keys:
+        if re.split(r"[.\[ ]", prop, maxsplit=1)[0] in secret_keys:
             shown = reason if reason.startswith(prop) else f"{prop}: {reason}"
             # Jinja's messages quote the template's own tokens.
             shown = _QUOTED.sub("'...'", shown)
@@ -357,6 +389,42 @@ def _failures(problems: list[tuple[str, str]], secret_keys: frozenset[str]) -> l
         else:
             failures.append(CheckFailure(prop, reason))
     return failures
+
+
+def _routes_change(olds: Any, news: Any) -> bool:
+    """Whether declared routes differ from the state's; never declared is never a change."""
+    if model.is_unknown(news):
+        return True
+    if news is None:
+        return bool(olds)  # removing the argument clears them
+    return routes.differs(olds if isinstance(olds, list) else None, news)
+
+
+def _sync_routes(
+    client: OnCallClient,
+    integration: Mapping[str, Any],
+    declared: list[dict[str, Any]],
+    previous: Any,
+    remote: list[dict[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """Reconcile the integration's routes; the state's entries after it."""
+    # The server silently drops a backend it does not have: refuse before any write.
+    have = integration.get("default_route")
+    backends = set(have) if isinstance(have, Mapping) else set()
+    for i, route in enumerate(declared):
+        missing = [
+            key
+            for key in schema.ROUTE_BACKENDS
+            if route.get(key) is not None and backends and key not in backends
+        ]
+        if missing:
+            label = f" ({route['name']!r})" if route.get("name") else ""
+            raise OnCallError(
+                f"routes[{i}]{label}: this server has no {', '.join(missing)} backend "
+                "(it exists only on Grafana Cloud); no route was changed"
+            )
+    previous_entries = previous if isinstance(previous, list) else []
+    return routes.apply(client, str(integration["id"]), declared, previous_entries, remote)
 
 
 def _needs_server_view(payload: Mapping[str, Any]) -> bool:
@@ -403,15 +471,15 @@ def _missing_reference(kind: str, value: str, items: list[dict[str, Any]]) -> st
     )
 
 
-def _plain(value: Any) -> Any:
+def _from_engine(value: Any) -> Any:
     """Engine values as plain data: secrets unwrapped, unknowns as `model.UNKNOWN`."""
     value = unwrap_rpc_secret(value)
     if isinstance(value, Unknown):
         return model.UNKNOWN
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != PROVIDER_KEY}
+        return {k: _from_engine(v) for k, v in value.items() if k != PROVIDER_KEY}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_from_engine(v) for v in value]
     return value
 
 

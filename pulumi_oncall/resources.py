@@ -14,6 +14,7 @@ from . import model, program_checks, schema, template_checks
 from ._args import (
     DefaultRouteArgs,
     RichTemplateArgs,
+    RouteArgs,
     RouteSlackArgs,
     RouteTargetArgs,
     TemplateInput,
@@ -30,6 +31,7 @@ __all__ = [
     "DefaultRouteArgs",
     "Integration",
     "RichTemplateArgs",
+    "RouteArgs",
     "RouteSlackArgs",
     "RouteTargetArgs",
     "TemplateInput",
@@ -66,6 +68,10 @@ class Integration(Resource, module="oncall", name="Integration"):
     default_route: pulumi.Output[dict[str, Any] | None]
     """The default route: escalation chain and messaging backends. Its declared fields, as the
     server stored them.
+    """
+    routes: pulumi.Output[list[dict[str, Any]] | None]
+    """The integration's routes, in order: the first that matches an alert takes it. The default
+    route takes what none of them does. As the server stored them, in order, each with its `id`.
     """
     templates: pulumi.Output[dict[str, Any] | None]
     """Jinja2 templates, checked at preview with OnCall's filters. A template left out is the
@@ -111,6 +117,7 @@ class Integration(Resource, module="oncall", name="Integration"):
         team_id: pulumi.Input[str] | None = None,
         description_short: pulumi.Input[str] | None = None,
         default_route: pulumi.Input[DefaultRouteArgs] | None = None,
+        routes: pulumi.Input[Sequence[pulumi.Input[RouteArgs]]] | None = None,
         templates: pulumi.Input[TemplatesArgs] | None = None,
         labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         dynamic_labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
@@ -128,6 +135,8 @@ class Integration(Resource, module="oncall", name="Integration"):
         :param team_id: The id (`T...`) of the team that owns the integration; `""` means no team.
         :param description_short: A short description, at most 250 characters.
         :param default_route: The default route: escalation chain and messaging backends.
+        :param routes: The integration's routes, in order: the first that matches an alert takes
+            it. The default route takes what none of them does.
         :param templates: Jinja2 templates, checked at preview with OnCall's filters. A template
             left out is the server's built-in default.
         :param labels: Static labels, label key to value (Grafana Cloud). The order never matters.
@@ -151,6 +160,7 @@ class Integration(Resource, module="oncall", name="Integration"):
             "team_id": team_id,
             "description_short": description_short,
             "default_route": default_route,
+            "routes": routes,
             "templates": templates,
             "labels": labels,
             "dynamic_labels": dynamic_labels,

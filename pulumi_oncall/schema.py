@@ -67,7 +67,9 @@ UNMANAGEABLE_TYPES: dict[str, str] = {
 }
 
 
-Kind = Literal["string", "id", "template", "bool", "object", "mapping", "samples", "type"]
+Kind = Literal[
+    "string", "id", "template", "bool", "object", "mapping", "list", "samples", "type", "choice"
+]
 # Where a field goes: "api" is sent to OnCall; "provider" steers the provider and is
 # kept in the state; "program" never leaves the program; "output" is set by the server.
 Role = Literal["api", "provider", "program", "output"]
@@ -112,6 +114,8 @@ class Node:
     """Of an output: where the server's body holds it."""
     input_type: str = ""
     """The argument's Python type, when it is not the kind's usual one."""
+    choices: tuple[str, ...] = ()
+    """Of a "choice": the values it takes, the first being the server's default."""
 
     def child(self, name: str) -> Node | None:
         return next((c for c in self.children if c.name == name), None)
@@ -202,6 +206,67 @@ DEFAULT_ROUTE = Node(
         _backend("mobile_app_critical", "id", "Notify through the mobile app, as critical."),
         _backend("email", "id", "Notify by email."),
         _backend("webhook", "id", "Call a webhook."),
+    ),
+)
+
+ROUTE_REGEX_MAX_LENGTH = 1024
+
+ROUTES = Node(
+    "routes",
+    "list",
+    "The integration's routes, in order: the first that matches an alert takes it. The "
+    "default route takes what none of them does.",
+    readme="The integration's routes, first match first (see Routes). Each: `routing_regex` "
+    "(required), `routing_type` (`regex` or `jinja2`), `escalation_chain_id`, the backends "
+    "of `default_route`, and `name`, a label of our own. Declared, it is the whole set; "
+    "removing the argument clears them; never declared, they are not managed.",
+    role="provider",
+    type_name="RouteArgs",
+    children=(
+        Node(
+            "routing_regex",
+            "string",
+            "A regex searched in the alert's JSON text, or a Jinja2 template that renders "
+            "true, per `routing_type`. Its surrounding spaces are trimmed, as the server does.",
+            required=True,
+            max_length=ROUTE_REGEX_MAX_LENGTH,
+            trimmed=True,
+        ),
+        Node(
+            "routing_type",
+            "choice",
+            "`regex` (the default) or `jinja2`.",
+            choices=("regex", "jinja2"),
+        ),
+        Node(
+            "escalation_chain_id",
+            "id",
+            'The escalation chain (`F...`) the route\'s alert groups follow; none, or `""`, '
+            "means a route without a chain.",
+            empty_is_none=True,
+            example="FABC123",
+        ),
+        *(
+            Node(
+                b.name,
+                b.kind,
+                b.doc,
+                children=b.children,
+                target=b.target,
+                cloud_only=b.cloud_only,
+                type_name=b.type_name,
+            )
+            for b in DEFAULT_ROUTE.children
+            if b.target is not None
+        ),
+        Node(
+            "name",
+            "string",
+            "A name of our own for the route, unique within the integration: kept in the "
+            "state, never sent. It shows in previews and errors, and keeps the route's "
+            "identity through edits and moves.",
+            role="provider",
+        ),
     ),
 )
 
@@ -307,6 +372,7 @@ INTEGRATION = Node(
             trimmed=True,
         ),
         DEFAULT_ROUTE,
+        ROUTES,
         TEMPLATES,
         Node(
             "labels",
@@ -361,6 +427,7 @@ INTEGRATION = Node(
 # The docstrings of the public TypedDicts that several objects share.
 TYPE_DOCS: dict[str, str] = {
     "DefaultRouteArgs": "The integration's default route: where alerts no route takes go.",
+    "RouteArgs": "One route of an integration.",
     "RouteSlackArgs": "Where a route posts in Slack.",
     "RouteTargetArgs": "A messaging backend of a route: its target and whether it is on.",
     "TemplatesArgs": "Jinja2 templates. A template left out is the server's built-in default.",

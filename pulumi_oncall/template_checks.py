@@ -135,7 +135,9 @@ def check(
         else:
             renderable.append(template)
 
-    static = {k: v for k, v in (labels if isinstance(labels, Mapping) else {}).items() if _plain(v)}
+    static = {
+        k: v for k, v in (labels if isinstance(labels, Mapping) else {}).items() if _is_scalar(v)
+    }
     # One job for the render process: every template for every sample.
     rendered = _render_worker.render_samples(integration, renderable, samples, static)
     for sample, results in zip(samples, rendered, strict=True):
@@ -152,7 +154,7 @@ def check(
     return report
 
 
-def _plain(value: Any) -> bool:
+def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool)) and not isinstance(value, Unknown)
 
 

@@ -71,6 +71,8 @@ def _input_type(node: Node) -> str:
         return f"pulumi.Input[{node.type_name}]"
     if node.kind == "mapping":
         return "pulumi.Input[Mapping[str, pulumi.Input[str]]]"
+    if node.kind == "list":
+        return f"pulumi.Input[Sequence[pulumi.Input[{node.type_name}]]]"
     return "pulumi.Input[str]"
 
 
@@ -116,6 +118,8 @@ def _output_type(node: Node) -> str:
         return "dict[str, Any] | None"
     if node.kind == "mapping":
         return "dict[str, str] | None"
+    if node.kind == "list":
+        return "list[dict[str, Any]] | None"
     return "str | None"
 
 
@@ -125,8 +129,10 @@ def resources_block() -> list[str]:
     for node in (*(f for f in schema.FIELDS if f.role != "program"), *schema.OUTPUTS):
         lines.append(f"    {node.name}: pulumi.Output[{_output_type(node)}]")
         doc = node.doc
-        if node.role in ("api", "provider") and node.kind in ("object", "mapping"):
+        if node.kind in ("object", "mapping"):
             doc += " Its declared fields, as the server stored them."
+        elif node.kind == "list":
+            doc += " As the server stored them, in order, each with its `id`."
         lines += _doc(doc, "    ")
     lines += ["", "    def __init__(", "        self,", "        resource_name: str,", "        *,"]
     for node in schema.FIELDS:

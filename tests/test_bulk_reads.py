@@ -151,3 +151,45 @@ def test_a_second_read_in_one_process_sees_out_of_band_changes(emulator: Any) ->
     (again,) = refresh(provider, [doomed])
     assert again.id is None
     assert len(api_calls(emulator)) == 2
+
+
+def test_a_refresh_of_200_integrations_with_three_routes_each_takes_few_calls(
+    emulator: Any,
+) -> None:
+    integrations = populate(emulator, 200)
+    declared: dict[str, list[dict[str, Any]]] = {}
+    with emulator.client() as http, ThreadPoolExecutor(8) as pool:
+
+        def add_routes(item: dict[str, Any]) -> None:
+            routes = []
+            for n in range(3):
+                body = {
+                    "integration_id": item["id"],
+                    "routing_regex": f"{item['name']}-{n}",
+                    "escalation_chain_id": None,
+                }
+                response = http.post("/api/v1/routes/", json=body)
+                response.raise_for_status()
+                routes.append({"id": response.json()["id"], "routing_regex": body["routing_regex"]})
+            declared[item["id"]] = routes
+
+        list(pool.map(add_routes, integrations))
+    emulator.admin("DELETE", "requests")
+    provider = fresh_provider(emulator)
+    connection = provider.connection_name  # type: ignore[attr-defined]
+
+    def read(item: dict[str, Any]) -> Any:
+        props = {
+            "type": "webhook",
+            "name": item["name"],
+            "connection": connection,
+            "routes": declared[item["id"]],
+        }
+        return provider.read(item["id"], props)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(read, integrations))
+    calls = api_calls(emulator)
+    assert len(calls) <= 30, [c["path"] for c in calls]
+    for item, result in zip(integrations, results, strict=True):
+        assert result.outs["routes"] == declared[item["id"]]

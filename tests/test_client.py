@@ -10,6 +10,7 @@ import httpx
 import pytest
 from emulator_seed import TEAM_PLATFORM, TOKEN, VIEWER_TOKEN
 
+from pulumi_oncall import config, connection
 from pulumi_oncall.client import OnCallClient, RetrySettings, api_root, render_errors
 from pulumi_oncall.exceptions import (
     AuthError,
@@ -121,7 +122,11 @@ def test_html_answer_says_the_url_is_not_the_api(emulator: Any) -> None:
 
 def test_wrong_token_and_viewer_are_auth_errors_without_the_token(emulator: Any) -> None:
     secret = "wrong-token-should-never-show"
-    with OnCallClient(emulator.url, secret, retry=FAST) as c, pytest.raises(AuthError) as info:
+    hints = connection.Hints(config.DEFAULT_KEYS)  # the words that name settings
+    with (
+        OnCallClient(emulator.url, secret, retry=FAST, advice=hints) as c,
+        pytest.raises(AuthError) as info,
+    ):
         c.list_integrations()
     assert "Invalid token" in str(info.value) and secret not in str(info.value)
     assert "oncall:token" in str(info.value)

@@ -12,7 +12,7 @@ from emulator_seed import CLOUD_API_KEY as API_KEY
 from emulator_seed import GRAFANA_STACK as STACK
 from emulator_seed import SA_TOKEN, SA_VIEWER, SEED
 
-from pulumi_oncall import config
+from pulumi_oncall import config, connection
 from pulumi_oncall.client import OnCallClient, RetrySettings
 from pulumi_oncall.emulator import EmulatorProcess
 from pulumi_oncall.exceptions import AuthError, ThrottledError
@@ -21,7 +21,9 @@ from pulumi_oncall.provider import IntegrationProvider
 
 def client(emu: EmulatorProcess, token: str, grafana_url: str | None, **retry: Any) -> OnCallClient:
     settings = RetrySettings(**{"max_attempts": 1, **retry})
-    return OnCallClient(emu.url, token, grafana_url=grafana_url, retry=settings)
+    # The hints that name settings are the connection's words, as users see them.
+    hints = connection.Hints(config.DEFAULT_KEYS)
+    return OnCallClient(emu.url, token, grafana_url=grafana_url, retry=settings, advice=hints)
 
 
 def test_a_service_account_token_works_with_the_stack_url(cloud: EmulatorProcess) -> None:
@@ -108,4 +110,4 @@ def test_a_429_on_one_connection_never_pauses_another(cloud: EmulatorProcess) ->
         assert provider.client("fast").throttle.throttled == 0
         slow.admin("PUT", "faults", {"rate_limit": 0})
         blocked.join()
-        assert config.shared_client(provider.settings("slow")) is slow_client
+        assert connection.connect(provider.settings("slow")).client is slow_client

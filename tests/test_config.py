@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from emulator_seed import TOKEN
 
-from pulumi_oncall import config
+from pulumi_oncall import config, connection
 from pulumi_oncall.exceptions import ConfigurationError
 from pulumi_oncall.provider import IntegrationProvider
 
@@ -90,9 +90,9 @@ def test_a_bearer_prefix_is_dropped(given: str) -> None:
 def test_each_connection_has_its_own_client() -> None:
     conns = {"a": {"url": "https://u", "token": "t"}, "b": {"url": "https://u", "token": "t"}}
     get = getter(oncall__connections=conns)
-    a, b = (config.shared_client(config.load(get, {}, n)) for n in ("a", "b"))
+    a, b = (connection.connect(config.load(get, {}, n)).client for n in ("a", "b"))
     assert a is not b and a.throttle is not b.throttle
-    assert config.shared_client(config.load(get, {}, "a")) is a
+    assert connection.connect(config.load(get, {}, "a")).client is a
 
 
 def provider_with(connections: dict[str, Any], **extra: str) -> IntegrationProvider:

@@ -192,7 +192,7 @@ def test_outputs_carry_declared_fields_as_stored_plus_read_only() -> None:
 def test_unstored_names_cloud_only_groups() -> None:
     inputs = {"type": "webhook", "name": "w", "templates": {"msteams": {"title": "t"}}}
     remote = {"type": "webhook", "name": "w", "templates": {"slack": {"title": None}}}
-    (line,) = model.unstored(inputs, remote)
+    (line,) = model.not_kept(inputs, remote)
     assert line.startswith("templates.msteams.title") and "Grafana Cloud" in line
 
 
@@ -213,7 +213,7 @@ def test_labels_go_whole_on_the_wire_and_compare_as_sets() -> None:
             {"key": {"id": "k1", "name": "env"}, "value": {"id": "v1", "name": "prod"}},
         ],
     }
-    assert model.unstored(spec, remote) == []
+    assert model.not_kept(spec, remote) == []
     reordered = {"type": "webhook", "labels": {"env": "prod", "team": "db"}}
     assert model.diff(spec, reordered).changed == ()
     changed = {"type": "webhook", "labels": {"env": "staging", "team": "db"}}
@@ -229,10 +229,12 @@ def test_labels_go_whole_on_the_wire_and_compare_as_sets() -> None:
 def test_labels_the_server_drops_are_reported_with_the_cloud_hint() -> None:
     spec = {"type": "webhook", "labels": {"env": "prod"}}
     oss_body = {"type": "webhook", "templates": {}}
-    assert model.unstored(spec, oss_body) == ["labels (labels exist only on Grafana Cloud)"]
-    assert model.unsupported(oss_body, spec) == ["labels (labels exist only on Grafana Cloud)"]
-    assert model.unsupported({"labels": []}, spec) == []
-    assert model.unstored({"type": "webhook", "labels": {}}, oss_body) == []
+    assert model.not_kept(spec, oss_body) == ["labels (labels exist only on Grafana Cloud)"]
+    assert model.fields_without_place(oss_body, spec) == [
+        "labels (labels exist only on Grafana Cloud)"
+    ]
+    assert model.fields_without_place({"labels": []}, spec) == []
+    assert model.not_kept({"type": "webhook", "labels": {}}, oss_body) == []
 
 
 def test_empty_ids_are_sent_as_null_and_match_null() -> None:
@@ -243,9 +245,9 @@ def test_empty_ids_are_sent_as_null_and_match_null() -> None:
         "default_route": {"escalation_chain_id": None},
     }
     remote = {"type": "webhook", "team_id": None, "default_route": {"escalation_chain_id": None}}
-    assert model.unstored(spec, remote) == []
+    assert model.not_kept(spec, remote) == []
     drifted = {**remote, "team_id": "TOTHER"}
-    assert model.unstored(spec, drifted) == ["team_id"]
+    assert model.not_kept(spec, drifted) == ["team_id"]
 
 
 def test_adopt_payload_holds_only_what_differs() -> None:

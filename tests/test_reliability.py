@@ -116,6 +116,60 @@ def test_fifty_integrations_converge_under_faults(emulator: Any, faults: dict[st
         assert statuses[500] + statuses[502] + statuses[503] > 0, "no fault was injected"
 
 
+CALM = {"fail_rate": 0, "drop_before_rate": 0, "drop_after_rate": 0, "latency_ms": 0}
+
+
+def routed(i: int, revision: str = "v1") -> dict[str, Any]:
+    regexes = [f"svc-{i}-critical", f"svc-{i}-warning", f"svc-{i}-{revision}"]
+    if revision != "v1":
+        regexes.reverse()
+    return {**spec(i), "routes": [{"routing_regex": r} for r in regexes]}
+
+
+def server_routes(emulator: Any) -> dict[str, list[str]]:
+    with emulator.client() as http:
+        response = http.get("/api/v1/routes/", params={"perpage": 100})
+        pages = response.json()["total_pages"]
+        rows = response.json()["results"]
+        for page in range(2, pages + 1):
+            rows += http.get("/api/v1/routes/", params={"perpage": 100, "page": page}).json()[
+                "results"
+            ]
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        if not row["is_the_last_route"]:
+            found.setdefault(row["integration_id"], []).append(row["routing_regex"])
+    return found
+
+
+@pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
+def test_forty_integrations_with_three_routes_converge_under_faults(
+    emulator: Any, faults: dict[str, Any]
+) -> None:
+    emulator.admin("PUT", "faults", faults)
+    provider = fresh_provider(emulator.url)
+    count = 40
+    with ThreadPoolExecutor(WORKERS) as pool:
+        created = list(pool.map(lambda i: provider.create(routed(i)), range(count)))
+        by_id = {c.id: i for i, c in enumerate(created)}
+        want = {
+            c.id: [r["routing_regex"] for r in routed(i)["routes"]] for i, c in enumerate(created)
+        }
+        assert server_routes(emulator) == want
+        updated = list(
+            pool.map(
+                lambda i: provider.update(created[i].id, created[i].outs, routed(i, "v2")),
+                range(count),
+            )
+        )
+    want = {
+        cid: [r["routing_regex"] for r in routed(i, "v2")["routes"]] for cid, i in by_id.items()
+    }
+    assert server_routes(emulator) == want  # the declared order, no duplicate, no orphan
+    assert [len(u.outs["routes"]) for u in updated] == [3] * count
+    assert len(live(emulator)) == count
+
+
 def test_four_hundred_integrations_at_300_per_minute(emulator: Any) -> None:
     emulator.admin("PUT", "faults", {"rate_limit": 300, "rate_window": 60})
     provider = fresh_provider(emulator.url)
