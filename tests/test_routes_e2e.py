@@ -206,3 +206,44 @@ def test_export_writes_routes_in_order_and_up_of_it_changes_nothing(
     assert [r for r in oncall.api_requests() if r["method"] != "GET"] == []
     project.assert_no_changes()
     assert server_routes(oncall, existing["id"]) == before
+
+
+BAD_ROUTES = {
+    "labels type": ([{"routing_regex": "x", "routing_type": "labels"}], "public API refuses"),
+    "unknown type": ([{"routing_regex": "x", "routing_type": "regexp"}], "routing_type"),
+    "bad regex": ([{"routing_regex": "(unclosed"}], "the regex does not compile"),
+    "bad jinja": (
+        [{"routing_regex": "{{ payload.x ", "routing_type": "jinja2"}],
+        "Jinja2 route does not compile",
+    ),
+    "blank": ([{"routing_regex": "   "}], "must not be blank"),
+    "too long": ([{"routing_regex": "x" * 1025}], "the limit is 1024"),
+    "missing regex": ([{"escalation_chain_id": CHAIN_URGENT}], "routing_regex is required"),
+    "typo": ([{"routing_regex": "x", "slak": {"channel_id": "C1"}}], "unknown key 'slak'"),
+    "same name": (
+        [{"routing_regex": "a", "name": "db"}, {"routing_regex": "b", "name": "db"}],
+        "routes[1] ('db')",
+    ),
+    "unknown chain": (
+        [{"routing_regex": "a", "name": "paging", "escalation_chain_id": "FCHAINURGENT2"}],
+        "did you mean 'FCHAINURGENT1'",
+    ),
+}
+
+
+def test_bad_routes_fail_the_preview_naming_the_route_with_no_write(
+    project: Project, oncall: OnCall
+) -> None:
+    # One preview each: the engine stops a preview at its first failed check.
+    for label, (routes, expected) in BAD_ROUTES.items():
+        project.spec({"am": {"type": "alertmanager", "routes": routes}})
+        oncall.clear_requests()
+        proc = project.run("preview", check=False)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode != 0, label
+        assert expected in text, f"{label}: {expected!r} missing from\n{text}"
+        assert "routes[" in text and "Traceback" not in text, label
+        paths = {r["path"] for r in oncall.api_requests()}
+        # Caught before any call; the unknown chain with the cached list of chains only.
+        allowed = {"/api/v1/escalation_chains/", "/api/v1/teams/"} if "chain" in label else set()
+        assert paths <= allowed, (label, paths)
