@@ -1,11 +1,8 @@
-"""`export`: write a Pulumi program that adopts existing integrations as they are.
+"""The text of a Pulumi program that adopts existing integrations as they are (the
+`export` command writes it).
 
-    GRAFANA_ONCALL_ACCESS_TOKEN=... python -m pulumi_oncall export \\
-        --url https://oncall.example.com [--team-id T] [--name-regex R] [--output FILE]
-
-Each integration becomes an `Integration(...)` with its current non-default fields
-and `import_id`, so `pulumi up` adopts it without changing it. The token is read from
-GRAFANA_ONCALL_ACCESS_TOKEN only, never from a flag (flags end up in shell history).
+Each integration becomes an `Integration(...)` with its current non-default fields,
+its routes and `import_id`, so `pulumi up` adopts it without changing it.
 
 Everything the server sent is untrusted: it reaches the program only as escaped
 string literals, or in comments that cannot hold a line break, so a crafted name
@@ -14,20 +11,14 @@ can never become code.
 
 from __future__ import annotations
 
-import argparse
 import keyword
 import math
-import os
 import re
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from . import config, model, schema
+from . import model, schema
 from .client import JSONObject
-from .connection import connect
-from .exceptions import OnCallError
 
 LINE_LENGTH = 88
 INDENT = "    "
@@ -39,62 +30,7 @@ class _Unwritable(ValueError):
     """A server value that has no Python literal (NaN, infinity, a non-JSON type)."""
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
-        "--url",
-        help=f"OnCall API URL (default: ${config.URL_ENV}); the token comes from "
-        f"${config.TOKEN_ENV}",
-    )
-    parser.add_argument(
-        "--grafana-url",
-        help=f"Grafana stack URL, for service-account tokens (default: ${config.GRAFANA_URL_ENV})",
-    )
-    parser.add_argument("--team-id", help="only the integrations of this team")
-    parser.add_argument("--name-regex", help="only integrations whose name matches (re.search)")
-    parser.add_argument(
-        "--connection", help="write connection=NAME on each resource (a named connection)"
-    )
-    parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
-
-
-def run(args: argparse.Namespace, extra: list[str]) -> int:
-    flags = {config.URL_KEY: args.url, config.GRAFANA_URL_KEY: args.grafana_url}
-    try:
-        pattern = re.compile(args.name_regex) if args.name_regex else None
-    except re.error as exc:
-        sys.exit(f"export: --name-regex: {exc}")
-    try:
-        oncall = connect(config.load(flags.get, os.environ))
-        integrations = oncall.client.list_integrations()
-        routes: dict[str, list[JSONObject]] = {}
-        for route in oncall.client.list_routes():
-            if isinstance(route, Mapping):
-                routes.setdefault(str(route.get("integration_id")), []).append(route)
-        teams = _names(oncall.teams.get())
-        chains = _names(oncall.escalation_chains.get())
-    except OnCallError as exc:
-        sys.exit(f"export: {exc}")
-    chosen = [
-        i
-        for i in integrations
-        if not isinstance(i, Mapping)  # left out by program(), with a comment
-        or (
-            (args.team_id is None or i.get("team_id") == args.team_id)
-            and (pattern is None or pattern.search(str(i.get("name"))))
-        )
-    ]
-    text = program(chosen, teams=teams, chains=chains, connection=args.connection, routes=routes)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {len(chosen)} integrations to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def _names(items: list[Any]) -> dict[str, Any]:
+def names_by_id(items: list[Any]) -> dict[str, Any]:
     """Id to name of teams or chains; entries without a string id are of no use."""
     return {
         i["id"]: i.get("name")

@@ -17,8 +17,8 @@ from typing import Any
 from e2e_support import REPO
 from pulumi_env import run_pulumi
 
+from pulumi_oncall.cli.run import EMULATOR_DIR_ENV, EMULATOR_PUBLIC_URL
 from pulumi_oncall.emulator import EmulatorProcess
-from pulumi_oncall.runner import EMULATOR_DIR_ENV, EMULATOR_PUBLIC_URL
 
 PRODUCER = "examples/cross-stack/producer"
 CONSUMER = "examples/cross-stack/consumer"

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import TOKEN_ENV, URL_ENV, URL_KEY
+from ..config import TOKEN_ENV, URL_ENV, URL_KEY
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
 EMULATOR_DIR_ENV = "PULUMI_ONCALL_EMULATOR_DIR"
@@ -89,12 +89,12 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     if stack_has(URL_KEY, cwd, env) or env.get(URL_ENV):
         return pulumi(command, cwd, env, check=False)
 
-    from .emulator.process import EmulatorProcess
+    from ..emulator.process import EmulatorProcess
 
     data = Path(env.get(EMULATOR_DIR_ENV) or cwd / ".oncall-emulator").resolve()
     data.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
-    seed = Path(__file__).parent / "emulator" / "demo-seed.json"
+    seed = Path(__file__).parents[1] / "emulator" / "demo-seed.json"
     print(f"no {URL_KEY} configured: using a local OnCall emulator ({data})", file=sys.stderr)
     with EmulatorProcess(
         token=token,
