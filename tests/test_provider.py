@@ -473,3 +473,17 @@ def test_get_of_a_missing_or_crafted_id_fails_while_refresh_reports_gone(
         with pytest.raises(OnCallError, match="get_integration"):
             provider.read(crafted, unmanaged)
     assert provider.read("CNOSUCH1", {"type": "webhook", "name": "x"}).id is None
+
+
+def test_a_lost_create_says_what_the_rerun_does(emulator: Any) -> None:
+    provider = configured(emulator.url, **{"oncall:retryMaxElapsed": "5"})
+    # Every request fails with a 5xx: the POST's outcome is unknown, and the lookup that
+    # would tell fails too.
+    emulator.admin("PUT", "faults", {"fail_rate": 1.0})
+    with pytest.raises(OnCallError) as caught:
+        provider.create({"type": "webhook", "name": "lost"})
+    emulator.admin("PUT", "faults", {"fail_rate": 0.0})
+    text = str(caught.value)
+    assert "whether it was created is unknown" in text
+    assert "import_id=" in text and "nothing is ever duplicated" in text
+    assert "adopted, not duplicated" not in text
