@@ -156,7 +156,9 @@ def test_forty_integrations_with_three_routes_converge_under_faults(emulator: An
         want = {
             c.id: [r["routing_regex"] for r in routed(i)["routes"]] for i, c in enumerate(created)
         }
+        emulator.admin("PUT", "faults", CALM)
         assert server_routes(emulator) == want
+        emulator.admin("PUT", "faults", faults)
         updated = list(
             pool.map(
                 lambda i: provider.update(created[i].id, created[i].outs, routed(i, "v2")),
@@ -166,6 +168,7 @@ def test_forty_integrations_with_three_routes_converge_under_faults(emulator: An
     want = {
         cid: [r["routing_regex"] for r in routed(i, "v2")["routes"]] for cid, i in by_id.items()
     }
+    emulator.admin("PUT", "faults", CALM)
     assert server_routes(emulator) == want  # the declared order, no duplicate, no orphan
     assert [len(u.outs["routes"]) for u in updated] == [3] * count
     assert len(live(emulator)) == count
