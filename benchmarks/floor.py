@@ -14,6 +14,7 @@ targets next to the figures.
 
     ./run bench                        # N = 200 and 1000, refresh of 500 at 300/min
     ./run bench floor --counts 50 --refresh-count 50
+    ./run bench floor --counts 200 --routes 3 --refresh-count 0   # with routes
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class ProviderMemory:
 
 
 class Bench:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, routes: int = 0) -> None:
+        self.routes = routes
         self.program = work / "program"
         self.program.mkdir()
         shutil.copy(HERE / "floor_program.py", self.program / "__main__.py")
@@ -167,7 +169,7 @@ class Bench:
     @contextmanager
     def stack(self, name: str, kind: str, count: int) -> Iterator[str]:
         self.pulumi("stack", "init", name, stack=None)
-        self.config(name, kind=kind, count=str(count), description="v1")
+        self.config(name, kind=kind, count=str(count), description="v1", routes=str(self.routes))
         try:
             yield name
         finally:
@@ -337,6 +339,9 @@ def main() -> None:
     )
     parser.add_argument("--refresh-rate", type=int, default=300, help="requests per minute")
     parser.add_argument("--refresh-latency-ms", type=int, default=50)
+    parser.add_argument(
+        "--routes", type=int, default=0, help="routes on each integration of the phases (0)"
+    )
     args = parser.parse_args()
 
     version = subprocess.run(
@@ -344,16 +349,21 @@ def main() -> None:
     ).stdout.strip()
     print(f"pulumi {version}, {os.cpu_count()} CPUs", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="oncall-floor-") as work:
-        bench = Bench(Path(work))
+        bench = Bench(Path(work), args.routes)
         with EmulatorProcess(token=TOKEN, extra_args=["--rate-limit", "0"]) as emulator:
             bench.env["GRAFANA_ONCALL_URL"] = emulator.url
             phases = [run_phases(bench, emulator, n) for n in args.counts]
-        refresh = throttled_refresh(
-            bench, args.refresh_count, args.refresh_rate, args.refresh_latency_ms
+        bench.routes = 0
+        refresh = (
+            throttled_refresh(bench, args.refresh_count, args.refresh_rate, args.refresh_latency_ms)
+            if args.refresh_count
+            else None
         )
-    print(f"engine: pulumi {version}; {os.cpu_count()} CPUs; one run")
+    routes = f"; {args.routes} routes per integration" if args.routes else ""
+    print(f"engine: pulumi {version}; {os.cpu_count()} CPUs; one run{routes}")
     report_phases(phases)
-    report_refresh(refresh, args.refresh_count, args.refresh_rate, args.refresh_latency_ms)
+    if refresh is not None:
+        report_refresh(refresh, args.refresh_count, args.refresh_rate, args.refresh_latency_ms)
 
 
 if __name__ == "__main__":

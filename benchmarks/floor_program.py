@@ -5,6 +5,7 @@ import pulumi
 
 config = pulumi.Config()
 resource = bench_providers.KINDS[config.require("kind")]
+routes = config.get_int("routes") or 0
 for i in range(config.require_int("count")):
     resource(
         f"i{i}",
@@ -12,4 +13,7 @@ for i in range(config.require_int("count")):
         name=f"{pulumi.get_stack()} {i}",
         description_short=config.require("description"),
         templates={"web": {"title": "{{ payload.title }}"}},
+        **(
+            {"routes": [{"routing_regex": f"svc-{i}-{n}"} for n in range(routes)]} if routes else {}
+        ),
     )

@@ -58,6 +58,8 @@ class Connection:
         self.escalation_chains = Listed(self.client.list_escalation_chains)
         self.integrations = IntegrationReads(self.client)
         self.routes = RouteReads(self.client)
+        # One integration's body tells what this server supports (Cloud-only blocks).
+        self.sample = Listed(lambda: self.client.integrations_page(1, 1).get("results") or [])
 
     def __repr__(self) -> str:
         return f"Connection({self.settings!r})"

@@ -130,11 +130,11 @@ class IntegrationProvider(ResourceProvider):
             for path, value, kind in references
             if isinstance(value, str) and value and not model.is_unknown(value)
         ]
+        problems = self._check_backends(inputs)
         if not wanted:
-            return []
+            return problems
         try:
             known = self.connection(inputs.get("connection"))
-            problems = []
             for path, value, kind in wanted:
                 listed = known.teams if kind == "team" else known.escalation_chains
                 items = listed.get()
@@ -143,6 +143,38 @@ class IntegrationProvider(ResourceProvider):
             return problems
         except OnCallError as exc:
             return [("", f"could not check team and escalation chain ids: {exc}")]
+
+    def _check_backends(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
+        """Cloud-only route backends, refused at preview where the server is known to
+        lack them: any of its integrations' bodies tells (one cached call)."""
+        blocks = [("default_route", inputs.get("default_route"))]
+        declared_routes = inputs.get("routes")
+        for i, route in enumerate(declared_routes if isinstance(declared_routes, list) else []):
+            label = (
+                f" ({route['name']!r})" if isinstance(route, Mapping) and route.get("name") else ""
+            )
+            blocks.append((f"routes[{i}]{label}", route))
+        wanted = [
+            (f"{where}.{key}", key)
+            for where, block in blocks
+            if isinstance(block, Mapping)
+            for key in sorted(schema.CLOUD_ONLY_ROUTE_BACKENDS)
+            if block.get(key) is not None
+        ]
+        if not wanted:
+            return []
+        try:
+            sample = self.connection(inputs.get("connection")).sample.get()
+        except OnCallError:
+            return []  # not known: the update refuses it before any write
+        route = sample[0].get("default_route") if sample else None
+        if not isinstance(route, Mapping):
+            return []
+        return [
+            (path, f"this OnCall has no {key} backend (it exists only on Grafana Cloud)")
+            for path, key in wanted
+            if key not in route
+        ]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         olds, news = _from_engine(olds), _from_engine(news)

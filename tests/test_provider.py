@@ -487,3 +487,25 @@ def test_a_lost_create_says_what_the_rerun_does(emulator: Any) -> None:
     assert "whether it was created is unknown" in text
     assert "import_id=" in text and "nothing is ever duplicated" in text
     assert "adopted, not duplicated" not in text
+
+
+def test_cloud_backends_are_refused_at_check_only_where_the_server_lacks_them(
+    emulator: Any, cloud: Any
+) -> None:
+    from emulator_seed import CLOUD_API_KEY
+
+    news = {
+        "type": "webhook",
+        "name": "teams",
+        "routes": [{"routing_regex": "x", "name": "t", "msteams": {"id": "TEAMS1"}}],
+    }
+    oss = configured(emulator.url)
+    assert oss.check({}, news).failures == []  # no integration yet: not known
+    oss.create({"type": "webhook", "name": "known"})
+    # Another connection (the first one keeps what it learnt for a minute).
+    fresh = configured(emulator.url, **{"oncall:retryMaxElapsed": "299"})
+    (failure,) = fresh.check({}, news).failures
+    assert failure.property == "routes[0] ('t').msteams" and "Grafana Cloud" in failure.reason
+    saas = configured(cloud.url, CLOUD_API_KEY)
+    saas.create({"type": "webhook", "name": "known"})
+    assert saas.check({}, news).failures == []
