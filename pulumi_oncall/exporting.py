@@ -112,7 +112,7 @@ def _left_out(item: Any, reason: str) -> str:
         return _comment(f"Left out: an entry that is not an object: {reason}")
     name = item.get("name")
     what = (
-        f"{repr(name) if isinstance(name, str) else _kind(name)} "
+        f"{repr(name) if isinstance(name, str) else model.kind_of(name)} "
         f"({_text(item.get('id'))}, type {_text(item.get('type'))})"
     )
     return _comment(f"Left out: {what}: {reason}")
@@ -129,14 +129,14 @@ def _why_not(item: Any) -> str | None:
         )
     type_ = item.get("type")
     if not isinstance(type_, str):
-        return "the server sent its type as " + _kind(type_) + "."
+        return "the server sent its type as " + model.kind_of(type_) + "."
     if type_ in schema.UNMANAGEABLE_TYPES:
         return schema.UNMANAGEABLE_TYPES[type_] + "."
     if type_ not in schema.KNOWN_TYPES and type_ not in schema.REFUSED_TYPES:
         return "this version of pulumi-oncall does not know the type."
     for key in ("default_route", "templates"):
         if item.get(key) is not None and not isinstance(item[key], Mapping):
-            return f"the server sent its {key} as {_kind(item[key])}, not a mapping."
+            return f"the server sent its {key} as {model.kind_of(item[key])}, not a mapping."
     return None
 
 
@@ -252,7 +252,7 @@ def _literal(value: Any) -> str:
         return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
-    raise _Unwritable(f"the server sent {_kind(value)}, which JSON does not have.")
+    raise _Unwritable(f"the server sent {model.kind_of(value)}, which JSON does not have.")
 
 
 def _str(text: str) -> str:
@@ -275,7 +275,7 @@ def _text(value: Any) -> str:
     """Server text fit for a comment: as it is when all printable, else a literal."""
     if isinstance(value, str):
         return value if value.isprintable() else _str(value)
-    return f"({_kind(value)})"
+    return f"({model.kind_of(value)})"
 
 
 def _comment(text: str) -> str:
@@ -285,22 +285,6 @@ def _comment(text: str) -> str:
     if len(text) > MAX_COMMENT:
         text = text[:MAX_COMMENT] + "..."
     return f"# {text}"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def _slug(name: str) -> str:

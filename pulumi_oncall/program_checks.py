@@ -8,6 +8,7 @@ the program with a `ProgramError`.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -165,10 +166,10 @@ def secret_keys(args: Mapping[str, Any]) -> pulumi.Output[list[str]] | None:
 
     None when every argument is plain (plain values are never secret).
     """
-    deferred = {k: v for k, v in args.items() if _deferred(v)}
-    if not deferred:
+    pending = {k: v for k, v in args.items() if deferred(v)}
+    if not pending:
         return None
-    outputs = {k: pulumi.Output.from_input(v) for k, v in deferred.items()}
+    outputs = {k: pulumi.Output.from_input(v) for k, v in pending.items()}
 
     async def which() -> list[str]:
         return sorted([k for k, o in outputs.items() if await o.is_secret()])
@@ -176,9 +177,10 @@ def secret_keys(args: Mapping[str, Any]) -> pulumi.Output[list[str]] | None:
     return pulumi.Output.from_input(which())
 
 
-def _deferred(value: Any) -> bool:
+def deferred(value: Any) -> bool:
+    """Whether `value` holds anything not known yet: an Output or an awaitable."""
     if isinstance(value, Mapping):
-        return any(_deferred(v) for v in value.values())
+        return any(deferred(v) for v in value.values())
     if isinstance(value, (list, tuple)):
-        return any(_deferred(v) for v in value)
-    return isinstance(value, pulumi.Output)
+        return any(deferred(v) for v in value)
+    return isinstance(value, pulumi.Output) or inspect.isawaitable(value)

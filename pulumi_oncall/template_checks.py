@@ -9,7 +9,6 @@ with `pulumi.log`. The stack setting `oncall:templateChecks` picks the mode: `wa
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from . import _render_worker, rendering, schema
+from . import _render_worker, program_checks, rendering, schema
 from .rendering import Declared, Rendered, Sample
 
 CONFIG_KEY = "oncall:templateChecks"
@@ -347,7 +346,7 @@ def schedule(
         )
 
     plain = (type_, templates, dynamic_labels, labels)
-    if not any(_deferred(v) for v in plain):
+    if not any(program_checks.deferred(v) for v in plain):
         # Plain values (the common case) are checked at once; only findings need the
         # resource's URN, so a clean integration costs no Output machinery at all.
         result = run(plain)
@@ -378,15 +377,6 @@ def schedule(
 
     # Nothing reads the result: the runtime waits for every output before it ends.
     _: pulumi.Output[None] = inputs.apply(report, run_with_unknowns=True)
-
-
-def _deferred(value: Any) -> bool:
-    """Whether `value` holds anything not known yet: an Output or an awaitable."""
-    if isinstance(value, Mapping):
-        return any(_deferred(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_deferred(v) for v in value)
-    return isinstance(value, pulumi.Output) or inspect.isawaitable(value)
 
 
 def _fail_when_all_reported(integration: str, findings: int) -> None:
