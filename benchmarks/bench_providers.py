@@ -20,9 +20,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from pulumi_oncall import Integration, schema
-from pulumi_oncall.provider import PROVIDER_KEY, IntegrationProvider
-from pulumi_oncall.resources import register_dynamic
+from pulumi_oncall import Integration
+from pulumi_oncall import _schema as schema
+from pulumi_oncall._provider import PROVIDER_KEY, IntegrationProvider
+from pulumi_oncall._resources import register_dynamic
 
 # What only the server sets: the floor makes them up once, at create.
 OUTPUTS = frozenset(schema.OUTPUT_DOCS)

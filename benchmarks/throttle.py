@@ -19,9 +19,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pulumi_oncall.client import Throttle
+from pulumi_oncall._client import Throttle
+from pulumi_oncall._provider import IntegrationProvider
 from pulumi_oncall.emulator import EmulatorProcess
-from pulumi_oncall.provider import IntegrationProvider
 
 TOKEN = "bench-token"
 WORKERS = 4

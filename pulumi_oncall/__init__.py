@@ -10,8 +10,7 @@ from ._args import (
     TitleMessageTemplateArgs,
     TitleTemplateArgs,
 )
-from ._version import __version__
-from .lookups import (
+from ._lookups import (
     EscalationChain,
     IntegrationInfo,
     LookupFailed,
@@ -23,7 +22,8 @@ from .lookups import (
     get_team,
     get_team_output,
 )
-from .resources import Integration
+from ._resources import Integration
+from ._version import __version__
 
 __all__ = [
     "DefaultRouteArgs",

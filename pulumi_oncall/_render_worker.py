@@ -40,8 +40,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import rendering
-from .rendering import Declared, Rendered, Sample
+from . import _rendering as rendering
+from ._rendering import Declared, Rendered, Sample
 
 TIME_BOUND = 5
 """Seconds of wall time one render may take."""

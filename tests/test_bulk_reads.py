@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator_seed import TOKEN
 
-from pulumi_oncall.provider import IntegrationProvider
+from pulumi_oncall._provider import IntegrationProvider
 
 _names = itertools.count()
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from emulator_seed import TEAM_PLATFORM, TOKEN, VIEWER_TOKEN
 
-from pulumi_oncall import config, connection
-from pulumi_oncall.client import OnCallClient, RetrySettings, api_root, render_errors
-from pulumi_oncall.exceptions import (
+from pulumi_oncall import _config as config
+from pulumi_oncall import _connection as connection
+from pulumi_oncall._client import OnCallClient, RetrySettings, api_root, render_errors
+from pulumi_oncall._exceptions import (
     AuthError,
     NotFoundError,
     NotOnCallAPIError,

@@ -12,11 +12,12 @@ from emulator_seed import CLOUD_API_KEY as API_KEY
 from emulator_seed import GRAFANA_STACK as STACK
 from emulator_seed import SA_TOKEN, SA_VIEWER, SEED
 
-from pulumi_oncall import config, connection
-from pulumi_oncall.client import OnCallClient, RetrySettings
+from pulumi_oncall import _config as config
+from pulumi_oncall import _connection as connection
+from pulumi_oncall._client import OnCallClient, RetrySettings
+from pulumi_oncall._exceptions import AuthError, ThrottledError
+from pulumi_oncall._provider import IntegrationProvider
 from pulumi_oncall.emulator import EmulatorProcess
-from pulumi_oncall.exceptions import AuthError, ThrottledError
-from pulumi_oncall.provider import IntegrationProvider
 
 
 def client(emu: EmulatorProcess, token: str, grafana_url: str | None, **retry: Any) -> OnCallClient:

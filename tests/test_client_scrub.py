@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pulumi_oncall.client import OnCallClient, RetrySettings
-from pulumi_oncall.exceptions import (
+from pulumi_oncall._client import OnCallClient, RetrySettings
+from pulumi_oncall._exceptions import (
     AuthError,
     NotFoundError,
     NotOnCallAPIError,

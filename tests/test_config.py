@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from emulator_seed import TOKEN
 
-from pulumi_oncall import config, connection
-from pulumi_oncall.exceptions import ConfigurationError
-from pulumi_oncall.provider import IntegrationProvider
+from pulumi_oncall import _config as config
+from pulumi_oncall import _connection as connection
+from pulumi_oncall._exceptions import ConfigurationError
+from pulumi_oncall._provider import IntegrationProvider
 
 STAGING = {
     "url": "https://staging.example.com",

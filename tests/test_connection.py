@@ -14,10 +14,12 @@ import pulumi
 import pytest
 from emulator_seed import TEAM_PLATFORM, TOKEN, VIEWER_TOKEN
 
-from pulumi_oncall import LookupFailed, config, connection, exceptions, get_team
-from pulumi_oncall.client import OnCallClient, RetrySettings, _retryable
-from pulumi_oncall.emulator import EmulatorProcess
-from pulumi_oncall.exceptions import (
+from pulumi_oncall import LookupFailed, get_team
+from pulumi_oncall import _config as config
+from pulumi_oncall import _connection as connection
+from pulumi_oncall import _exceptions as exceptions
+from pulumi_oncall._client import OnCallClient, RetrySettings, _retryable
+from pulumi_oncall._exceptions import (
     AuthError,
     OnCallError,
     ProgramError,
@@ -27,8 +29,9 @@ from pulumi_oncall.exceptions import (
     TransientError,
     TransportError,
 )
-from pulumi_oncall.program_checks import plain_problems
-from pulumi_oncall.provider import IntegrationProvider
+from pulumi_oncall._program_checks import plain_problems
+from pulumi_oncall._provider import IntegrationProvider
+from pulumi_oncall.emulator import EmulatorProcess
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pulumi_oncall"
 FAST = RetrySettings(timeout=5, max_elapsed=10, max_attempts=1)
@@ -178,7 +181,7 @@ def test_the_error_module_imports_no_pulumi() -> None:
         "package = types.ModuleType('pulumi_oncall')\n"
         f"package.__path__ = [{str(PACKAGE)!r}]\n"
         "sys.modules['pulumi_oncall'] = package\n"
-        "from pulumi_oncall.exceptions import SampleError\n"
+        "from pulumi_oncall._exceptions import SampleError\n"
         "assert issubclass(SampleError, ValueError)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'grpc')))\n"
     )

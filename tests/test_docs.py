@@ -6,7 +6,9 @@ import inspect
 from pathlib import Path
 
 import pulumi_oncall
-from pulumi_oncall import Integration, config, schema
+from pulumi_oncall import Integration
+from pulumi_oncall import _config as config
+from pulumi_oncall import _schema as schema
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

@@ -24,6 +24,7 @@ from emulator_seed import (
     VIEWER_TOKEN,
 )
 
+from pulumi_oncall._schema import TEMPLATE_FIELDS, TEMPLATE_GROUPS
 from pulumi_oncall.emulator import (
     EmulatorConfig,
     EmulatorError,
@@ -41,7 +42,6 @@ from pulumi_oncall.emulator.constants import (
 )
 from pulumi_oncall.emulator.faults import FaultInjector
 from pulumi_oncall.emulator.server import is_loopback
-from pulumi_oncall.schema import TEMPLATE_FIELDS, TEMPLATE_GROUPS
 
 INTEGRATIONS = "/api/v1/integrations/"
 OBJECT_KEYS = [

@@ -16,8 +16,8 @@ import pytest
 from emulator_http import HTTP, call
 from emulator_seed import CHAIN_DEFAULT, SEED, TEAM_DATABASE, TEAM_PLATFORM, TOKEN, VIEWER_TOKEN
 
+from pulumi_oncall._schema import CLOUD_TYPES, OSS_TYPES
 from pulumi_oncall.emulator import EmulatorError, EmulatorProcess
-from pulumi_oncall.schema import CLOUD_TYPES, OSS_TYPES
 
 INTEGRATIONS = "/api/v1/integrations/"
 STACK = "https://acme.grafana.net"

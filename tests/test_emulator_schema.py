@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from pulumi_oncall import config, model, schema
+from pulumi_oncall import _config as config
+from pulumi_oncall import _model as model
+from pulumi_oncall import _schema as schema
 from pulumi_oncall.emulator import constants, tables
 from pulumi_oncall.emulator.flavours import CLOUD, OSS
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from emulator_seed import TOKEN
 
-from pulumi_oncall import exporting, schema
+from pulumi_oncall import _exporting as exporting
+from pulumi_oncall import _schema as schema
 from pulumi_oncall.emulator import EmulatorProcess
 
 # Every line break that Python's tokenizer, str.splitlines() or an editor honours.

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pulumi_oncall
-from pulumi_oncall import schema
+from pulumi_oncall import _schema as schema
 
 ROOT = Path(__file__).resolve().parents[1]
 

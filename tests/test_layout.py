@@ -44,7 +44,10 @@ def test_the_library_imports_neither_the_command_line_nor_the_emulator() -> None
 def test_the_emulator_takes_only_the_jinja_environment_from_the_library() -> None:
     for path in (PACKAGE / "emulator").glob("*.py"):
         outside = {n for n in imported(path) if not n.startswith("pulumi_oncall.emulator")}
-        assert outside <= {"pulumi_oncall.templating", "pulumi_oncall.templating.compile_error"}, (
+        assert outside <= {
+            "pulumi_oncall._templating",
+            "pulumi_oncall._templating.compile_error",
+        }, (
             path.name,
             outside,
         )
@@ -58,3 +61,37 @@ def test_a_program_importing_the_package_loads_no_command_line_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+# What a state written before the internal modules took a leading underscore holds
+# in `__provider`: the provider pickled by reference to `pulumi_oncall.provider`.
+EARLIER_STATES_PROVIDER = (
+    "gASVOAAAAAAAAACMFnB1bHVtaV9vbmNhbGwucHJvdmlkZXKUjBNJbnRlZ3JhdGlvblByb3ZpZGVylJOUKYGUfZRiLg=="
+)
+
+
+def test_a_provider_recorded_by_an_earlier_state_still_loads() -> None:
+    # As the SDK's provider host loads it: a fresh interpreter, dill, by reference.
+    code = (
+        "import base64, sys, dill\n"
+        "from pulumi_oncall._provider import IntegrationProvider\n"
+        "p = dill.loads(base64.b64decode(sys.argv[1]))\n"
+        "assert type(p) is IntegrationProvider, type(p)\n"
+        "print(type(p).__module__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, EARLIER_STATES_PROVIDER],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "pulumi_oncall._provider"
+
+
+def test_internal_modules_are_private() -> None:
+    public = {
+        p.stem
+        for p in PACKAGE.glob("*.py")
+        if not p.stem.startswith("_") and p.stem not in {"provider"}
+    }
+    assert public == set(), public

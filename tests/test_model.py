@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi.runtime.rpc
 import pytest
 
-from pulumi_oncall import model, schema
+from pulumi_oncall import _model as model
+from pulumi_oncall import _schema as schema
 
 FULL = {
     "type": "alertmanager",

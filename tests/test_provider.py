@@ -11,9 +11,9 @@ import pytest
 from emulator_seed import CHAIN_DEFAULT, CHAIN_URGENT, TEAM_DATABASE, TEAM_PLATFORM, TOKEN
 from pulumi.dynamic.dynamic import serialize_provider
 
-from pulumi_oncall import model
-from pulumi_oncall.exceptions import ConflictError, OnCallError
-from pulumi_oncall.provider import SECRET_KEYS, IntegrationProvider
+from pulumi_oncall import _model as model
+from pulumi_oncall._exceptions import ConflictError, OnCallError
+from pulumi_oncall._provider import SECRET_KEYS, IntegrationProvider
 
 
 def configured(url: str, token: str = TOKEN, **extra: str) -> IntegrationProvider:

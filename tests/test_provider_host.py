@@ -14,8 +14,8 @@ from typing import Any
 import grpc
 import pytest
 
-from pulumi_oncall import provider
-from pulumi_oncall.exceptions import OnCallError
+from pulumi_oncall import _provider as provider
+from pulumi_oncall._exceptions import OnCallError
 
 
 class _Context:

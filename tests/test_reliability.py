@@ -22,7 +22,7 @@ from e2e_support import Project
 from emulator_seed import TEAM_PLATFORM, TOKEN
 from pulumi_env import cli_bin_dir
 
-from pulumi_oncall.provider import IntegrationProvider
+from pulumi_oncall._provider import IntegrationProvider
 
 WORKERS = 4
 

@@ -10,10 +10,12 @@ import pulumi
 import pytest
 from pulumi.output import UNKNOWN
 
-from pulumi_oncall import rendering, schema, template_checks
+from pulumi_oncall import _rendering as rendering
+from pulumi_oncall import _schema as schema
+from pulumi_oncall import _template_checks as template_checks
 from pulumi_oncall.__main__ import main
-from pulumi_oncall.rendering import Sample, SampleError, render
-from pulumi_oncall.template_checks import check
+from pulumi_oncall._rendering import Sample, SampleError, render
+from pulumi_oncall._template_checks import check
 
 RESOLVED_TEST = '{{ payload.status == "resolved" }}'
 

@@ -12,7 +12,7 @@ import pytest
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
 from pulumi_oncall import Integration
-from pulumi_oncall.provider import PROVIDER_KEY
+from pulumi_oncall._provider import PROVIDER_KEY
 
 MANY = 1100  # past the ~960 at which the SDK's own path runs out of stack
 

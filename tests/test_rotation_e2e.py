@@ -16,10 +16,10 @@ import pytest
 from e2e_support import OnCall, Project
 from emulator_seed import TOKEN
 
+from pulumi_oncall._config import TOKEN_ENV
+from pulumi_oncall._exceptions import AuthError
+from pulumi_oncall._provider import IntegrationProvider
 from pulumi_oncall.cli.run import pulumi_command
-from pulumi_oncall.config import TOKEN_ENV
-from pulumi_oncall.exceptions import AuthError
-from pulumi_oncall.provider import IntegrationProvider
 
 WRONG = "wrong-token-never-print-2b71"
 TWO = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_oncall import routes
+from pulumi_oncall import _routes as routes
 
 
 def server(*regexes: str, chain: str | None = None) -> list[dict[str, Any]]:

@@ -24,11 +24,12 @@ import pytest
 from emulator_http import call
 from emulator_seed import TOKEN
 
-from pulumi_oncall import _render_worker, rendering
-from pulumi_oncall.provider import IntegrationProvider
-from pulumi_oncall.rendering import Sample, render
-from pulumi_oncall.template_checks import check
-from pulumi_oncall.templating import collect_give_ups, compile_error
+from pulumi_oncall import _render_worker
+from pulumi_oncall import _rendering as rendering
+from pulumi_oncall._provider import IntegrationProvider
+from pulumi_oncall._rendering import Sample, render
+from pulumi_oncall._template_checks import check
+from pulumi_oncall._templating import collect_give_ups, compile_error
 
 REPO = Path(__file__).parents[1]
 T = TypeVar("T")
@@ -304,7 +305,7 @@ def test_a_render_process_that_cannot_start_fails_the_renders_not_the_caller(
 def test_the_render_process_imports_no_pulumi() -> None:
     render("{{ 1 }}", {})
     modules = set(_render_worker.worker_modules())
-    assert {"jinja2", "regex", "pulumi_oncall.rendering", "pulumi_oncall.templating"} <= modules
+    assert {"jinja2", "regex", "pulumi_oncall._rendering", "pulumi_oncall._templating"} <= modules
     assert not {m for m in modules if m.split(".")[0] in ("pulumi", "yaml", "grpc")}
 
 
@@ -335,7 +336,7 @@ def test_a_render_never_outlives_the_process_that_asked_for_it() -> None:
     # The parent starts a render that loops, and is killed while it runs.
     script = (
         "import threading, time\n"
-        "from pulumi_oncall.rendering import render\n"
+        "from pulumi_oncall._rendering import render\n"
         "render('{{ 1 }}', {})\n"
         f"threading.Thread(target=render, args=({loops('parent')!r}, {{}}), daemon=True).start()\n"
         "print('rendering', flush=True)\n"

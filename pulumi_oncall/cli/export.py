@@ -16,11 +16,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import config
-from ..client import JSONObject
-from ..connection import connect
-from ..exceptions import OnCallError
-from ..exporting import names_by_id, program
+from .. import _config as config
+from .._client import JSONObject
+from .._connection import connect
+from .._exceptions import OnCallError
+from .._exporting import names_by_id, program
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .. import _render_worker, template_checks
-from ..rendering import (
+from .. import _render_worker
+from .. import _template_checks as template_checks
+from .._rendering import (
     BOUND_CONSEQUENCE,
     CUT_MARK,
     KINDS,

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..config import TOKEN_ENV, URL_ENV, URL_KEY
+from .._config import TOKEN_ENV, URL_ENV, URL_KEY
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
 EMULATOR_DIR_ENV = "PULUMI_ONCALL_EMULATOR_DIR"

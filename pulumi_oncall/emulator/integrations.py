@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pulumi_oncall.templating import compile_error
+from pulumi_oncall._templating import compile_error
 
 from .drf import (
     BLANK,

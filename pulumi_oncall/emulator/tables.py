@@ -1,6 +1,6 @@
 """What the emulated server accepts, declared once and independently of the client.
 
-The client has tables of its own (`pulumi_oncall.schema`); these are the server's,
+The client has tables of its own (`pulumi_oncall._schema`); these are the server's,
 from the behaviour notes and the engine's source, so that a mistake on one side is
 caught by the other. `tests/test_emulator_schema.py` holds the two against each
 other and lists where they differ on purpose.

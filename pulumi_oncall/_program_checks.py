@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import settings as runtime_settings
 
-from . import model
-from .connection import from_program
-from .exceptions import NotFoundError, OnCallError, ProgramError
+from . import _model as model
+from ._connection import from_program
+from ._exceptions import NotFoundError, OnCallError, ProgramError
 
 
 def plain_problems(resource_name: str, args: Mapping[str, Any]) -> None:

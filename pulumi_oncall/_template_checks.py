@@ -18,8 +18,11 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from . import _render_worker, program_checks, rendering, schema
-from .rendering import Declared, Rendered, Sample
+from . import _program_checks as program_checks
+from . import _render_worker
+from . import _rendering as rendering
+from . import _schema as schema
+from ._rendering import Declared, Rendered, Sample
 
 CONFIG_KEY = "oncall:templateChecks"
 MODES = ("warn", "strict", "off")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from .client import SERVICE_ACCOUNT_PREFIX, RetrySettings, api_root, without_credentials
-from .exceptions import ConfigurationError
+from ._client import SERVICE_ACCOUNT_PREFIX, RetrySettings, api_root, without_credentials
+from ._exceptions import ConfigurationError
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ import pulumi
 from pulumi.dynamic import Resource, ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
-from . import model, program_checks, schema, template_checks
+from . import _model as model
+from . import _program_checks as program_checks
+from . import _schema as schema
+from . import _template_checks as template_checks
 from ._args import (
     DefaultRouteArgs,
     RichTemplateArgs,
@@ -22,7 +25,7 @@ from ._args import (
     TitleMessageTemplateArgs,
     TitleTemplateArgs,
 )
-from .provider import PROVIDER_KEY, SECRET_KEYS, IntegrationProvider
+from ._provider import PROVIDER_KEY, SECRET_KEYS, IntegrationProvider
 
 # A sample alert payload, or the path of a JSON file holding one.
 TemplateSample = Mapping[str, Any] | str

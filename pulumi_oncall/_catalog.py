@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .client import PAGE_SIZE, JSONObject, OnCallClient
-from .exceptions import NotFoundError
+from ._client import PAGE_SIZE, JSONObject, OnCallClient
+from ._exceptions import NotFoundError
 
 
 class Listed:

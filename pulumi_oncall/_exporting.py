@@ -17,8 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import model, schema
-from .client import JSONObject
+from . import _model as model
+from . import _schema as schema
+from ._client import JSONObject
 
 LINE_LENGTH = 88
 INDENT = "    "

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from jinja2 import Template, TemplateAssertionError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from .templating import REGEX_TIMEOUT, RenderBoundError, collect_give_ups, environment
+from ._templating import REGEX_TIMEOUT, RenderBoundError, collect_give_ups, environment
 
 if TYPE_CHECKING:
     pass

@@ -16,11 +16,11 @@ from typing import Any
 
 import pulumi
 
-from . import model
-from .catalog import describe
-from .client import JSONObject
-from .connection import Connection, from_program
-from .exceptions import LookupFailed, OnCallError
+from . import _model as model
+from ._catalog import describe
+from ._client import JSONObject
+from ._connection import Connection, from_program
+from ._exceptions import LookupFailed, OnCallError
 
 __all__ = [
     "EscalationChain",

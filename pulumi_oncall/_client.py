@@ -19,8 +19,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import tenacity
 
-from ._version import __version__
-from .exceptions import (
+from ._exceptions import (
     AuthError,
     ConfigurationError,
     NotFoundError,
@@ -34,6 +33,7 @@ from .exceptions import (
     TransportError,
     ValidationError,
 )
+from ._version import __version__
 
 USER_AGENT = f"pulumi-oncall/{__version__}"
 GRAFANA_URL_HEADER = "X-Grafana-URL"

@@ -26,11 +26,11 @@ import os
 import threading
 from collections.abc import Mapping
 
-from . import config
-from .catalog import IntegrationReads, Listed, RouteReads
-from .client import OnCallClient
-from .config import ConfigKeys, Settings
-from .exceptions import (
+from . import _config as config
+from ._catalog import IntegrationReads, Listed, RouteReads
+from ._client import OnCallClient
+from ._config import ConfigKeys, Settings
+from ._exceptions import (
     AuthError,
     ConfigurationError,
     NotOnCallAPIError,

@@ -16,8 +16,8 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from . import schema
-from .templating import compile_error
+from . import _schema as schema
+from ._templating import compile_error
 
 Path = tuple[str, ...]
 Flat = dict[Path, Any]
