@@ -99,11 +99,9 @@ class NotOnCallAPIError(OnCallError):
     """The answer was not JSON: the URL most likely does not point at the OnCall API."""
 
 
-class TLSError(OnCallError):
-    """The TLS handshake or the certificate failed: trying again cannot help.
-
-    `request_sent` is False when the server cannot have seen the request.
-    """
+class _NoAnswer(OnCallError):
+    """No HTTP answer came back. `request_sent` is False when the server cannot have
+    seen the request."""
 
     def __init__(self, message: str, *, request_sent: bool, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -113,6 +111,10 @@ class TLSError(OnCallError):
     def maybe_processed(self) -> bool:
         """Whether the server may have acted on the request."""
         return self.request_sent
+
+
+class TLSError(_NoAnswer):
+    """The TLS handshake or the certificate failed: trying again cannot help."""
 
 
 class TransientError(OnCallError):
@@ -150,19 +152,8 @@ class ServerError(TransientError):
     """5xx: the server failed. The write may or may not have happened."""
 
 
-class TransportError(TransientError):
-    """No HTTP answer: connection refused, reset, timed out, or a malformed answer.
-
-    `request_sent` is False when the server cannot have seen the request.
-    """
-
-    def __init__(self, message: str, *, request_sent: bool, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.request_sent = request_sent
-
-    @property
-    def maybe_processed(self) -> bool:
-        return self.request_sent
+class TransportError(_NoAnswer, TransientError):
+    """No HTTP answer: connection refused, reset, timed out, or a malformed answer."""
 
 
 class OutcomeUnknownError(OnCallError):

@@ -150,21 +150,11 @@ class IntegrationProvider(ResourceProvider):
     def _check_backends(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
         """Cloud-only route backends, refused at preview where the server is known to
         lack them: any of its integrations' bodies tells (one cached call)."""
-        blocks = [("default_route", inputs.get("default_route"))]
-        declared_routes = inputs.get("routes")
-        for i, route in enumerate(declared_routes if isinstance(declared_routes, list) else []):
-            label = (
-                f" ({route['name']!r})" if isinstance(route, Mapping) and route.get("name") else ""
-            )
-            blocks.append((f"routes[{i}]{label}", route))
-        wanted = [
-            (f"{where}.{key}", key)
-            for where, block in blocks
-            if isinstance(block, Mapping)
-            for key in sorted(schema.CLOUD_ONLY_ROUTE_BACKENDS)
-            if block.get(key) is not None
+        blocks = [
+            ("default_route", inputs.get("default_route")),
+            *_route_blocks(inputs.get("routes")),
         ]
-        if not wanted:
+        if not any(_lacking(blocks, None)):
             return []
         try:
             sample = self.connection(inputs.get("connection")).sample.get()
@@ -174,9 +164,12 @@ class IntegrationProvider(ResourceProvider):
         if not isinstance(route, Mapping):
             return []
         return [
-            (path, f"this OnCall has no {key} backend (it exists only on Grafana Cloud)")
-            for path, key in wanted
-            if key not in route
+            (
+                f"{where}.{key}",
+                f"this OnCall has no {key} backend (it exists only on Grafana Cloud)",
+            )
+            for where, keys in _lacking(blocks, route)
+            for key in keys
         ]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -445,21 +438,44 @@ def _sync_routes(
     """Reconcile the integration's routes; the state's entries after it."""
     # The server silently drops a backend it does not have: refuse before any write.
     have = integration.get("default_route")
-    backends = set(have) if isinstance(have, Mapping) else set()
-    for i, route in enumerate(declared):
-        missing = [
-            key
-            for key in schema.ROUTE_BACKENDS
-            if route.get(key) is not None and backends and key not in backends
-        ]
-        if missing:
-            label = f" ({route['name']!r})" if route.get("name") else ""
-            raise OnCallError(
-                f"routes[{i}]{label}: this server has no {', '.join(missing)} backend "
-                "(it exists only on Grafana Cloud); no route was changed"
-            )
+    for where, missing in _lacking(
+        _route_blocks(declared), have if isinstance(have, Mapping) else {}
+    ):
+        raise OnCallError(
+            f"{where}: this server has no {', '.join(missing)} backend "
+            "(it exists only on Grafana Cloud); no route was changed"
+        )
     previous_entries = previous if isinstance(previous, list) else []
     return routes.apply(client, str(integration["id"]), declared, previous_entries, remote)
+
+
+def _route_blocks(declared: Any) -> list[tuple[str, Any]]:
+    """Each declared route with the path a message names it by."""
+    blocks = []
+    for i, route in enumerate(declared if isinstance(declared, list) else []):
+        name = route.get("name") if isinstance(route, Mapping) else None
+        blocks.append((f"routes[{i}]" + (f" ({name!r})" if name else ""), route))
+    return blocks
+
+
+def _lacking(
+    blocks: list[tuple[str, Any]], server_route: Mapping[str, Any] | None
+) -> list[tuple[str, list[str]]]:
+    """Per block, the Cloud-only backends it sets that the server's route body lacks
+    (with no body, every one it sets). A body that names no backend tells nothing."""
+    found = []
+    for where, block in blocks:
+        if not isinstance(block, Mapping):
+            continue
+        keys = [
+            key
+            for key in sorted(schema.CLOUD_ONLY_ROUTE_BACKENDS)
+            if block.get(key) is not None
+            and (server_route is None or (server_route and key not in server_route))
+        ]
+        if keys:
+            found.append((where, keys))
+    return found
 
 
 def _needs_server_view(payload: Mapping[str, Any]) -> bool:

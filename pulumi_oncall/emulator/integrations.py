@@ -230,7 +230,11 @@ def _parse_templates(data: dict[str, Any], errors: dict[str, Any]) -> Any:
 
 
 def _parse_route(data: dict[str, Any], errors: dict[str, Any], flavour: Flavour) -> Any:
-    """The shape of `default_route`; existence checks come later."""
+    """The shape of `default_route`; existence checks come later.
+
+    Not the routes API's parsing: the integration serializer resets on null and does
+    not look up the Slack workspace.
+    """
     if "default_route" not in data:
         return MISSING
     value = data["default_route"]
