@@ -24,6 +24,7 @@ def _as_set(value: Any) -> Any:
 
 # name: (the emulator's table, the client's table)
 PAIRS: dict[str, tuple[Any, Any]] = {
+    "API_FIELDS": (tables.INTEGRATION_WRITABLE_FIELDS, schema.API_FIELDS),
     "OSS_TYPES": (tables.OSS_TYPES, schema.OSS_TYPES),
     "CLOUD_TYPES": (tables.CLOUD_TYPES, schema.CLOUD_TYPES),
     "REFUSED_TYPES": (tables.REFUSED_TYPES, schema.REFUSED_TYPES),

@@ -472,6 +472,7 @@ class _Writable:
 
 
 def _parse_writable(data: dict[str, Any], errors: dict[str, Any], ctx: Context) -> _Writable:
+    # One parser per entry of INTEGRATION_WRITABLE_FIELDS but `type`, which never changes.
     return _Writable(
         name=_parse_string(data, "name", errors, allow_null=False, allow_blank=False),
         description=_parse_string(

@@ -14,6 +14,19 @@ DESCRIPTION_MAX_LENGTH = 250
 ROUTING_REGEX_MAX_LENGTH = 1024  # ChannelFilter.FILTERING_TERM_MAX_LENGTH
 POSITION_MAX = 2147483647  # a PositiveIntegerField
 
+# The integration serializer's writable fields (the rest of its fields are read-only:
+# id, link, inbound_email, heartbeat, maintenance_*); labels exist on Cloud only.
+INTEGRATION_WRITABLE_FIELDS: tuple[str, ...] = (
+    "type",
+    "name",
+    "team_id",
+    "description_short",
+    "default_route",
+    "templates",
+    "labels",
+    "dynamic_labels",
+)
+
 # Top-level templates of an integration.
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "grouping_key",
