@@ -153,10 +153,6 @@ class Integration(Resource, module="oncall", name="Integration"):
             templates against at preview, instead of the built-in samples of the type.
         :param opts: Resource options.
         """
-        # --- end of generated ---
-        if name is None and import_id is None:
-            # With import_id, an undeclared name keeps the adopted integration's.
-            name = resource_name
         args: dict[str, Any] = {
             "type": type,
             "name": name,
@@ -171,6 +167,10 @@ class Integration(Resource, module="oncall", name="Integration"):
             "import_id": import_id,
             "template_samples": template_samples,
         }
+        # --- end of generated ---
+        if name is None and import_id is None:
+            # With import_id, an undeclared name keeps the adopted integration's.
+            name = args["name"] = resource_name
         program_checks.plain_problems(resource_name, args)
         props = {key: args[key] for key in schema.PROVIDER_FIELDS}
         secrets = program_checks.secret_keys(props)

@@ -149,7 +149,11 @@ def resources_block() -> list[str]:
     lines.append("        :param resource_name: The Pulumi name of the resource.")
     for node in schema.FIELDS:
         lines += _wrap(f":param {node.name}: {node.doc}", "        ", "            ")
-    lines += ["        :param opts: Resource options.", '        """', f"        # --- {END} ---"]
+    lines += ["        :param opts: Resource options.", '        """']
+    # Every argument once more, by name, for the code after the block.
+    lines.append("        args: dict[str, Any] = {")
+    lines += [f'            "{node.name}": {node.name},' for node in schema.FIELDS]
+    lines += ["        }", f"        # --- {END} ---"]
     return lines
 
 
