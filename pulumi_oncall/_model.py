@@ -343,8 +343,9 @@ def normalise(inputs: Mapping[str, Any]) -> dict[str, Any]:
     and values (not of templates, which it keeps as written).
     """
     out = dict(inputs)
-    for key in ("name", "description_short"):
-        out[key] = _trimmed(out.get(key))
+    for node in schema.FIELDS:
+        if node.trimmed and node.kind == "string":
+            out[node.name] = _trimmed(out.get(node.name))
     for key in schema.MAPPING_FIELDS:
         labels = out.get(key)
         if isinstance(labels, Mapping):
