@@ -28,7 +28,7 @@ from pulumi_oncall.emulator import EmulatorProcess
 # Every line break that Python's tokenizer, str.splitlines() or an editor honours.
 BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 BREAK_CHARS = frozenset("".join(BREAKS))
-KEYWORDS = frozenset(schema.API_FIELDS) | {"connection", "import_id"}
+KEYWORDS = frozenset(schema.API_FIELDS) | {"connection", "import_id", "routes"}
 
 
 def evil(n: int, where: str) -> str:
