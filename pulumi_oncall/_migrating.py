@@ -23,11 +23,13 @@ import json
 import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import _exporting as exporting
 from . import _model as model
+from ._client import JSONObject
 
 Tool = Literal["terraform", "pulumi"]
 
@@ -83,10 +85,16 @@ class OldState:
 
 def shown(text: Any) -> str:
     """State text fit for one line of a message: printable, quoted when it is not."""
+    if type(text) is int:
+        return str(text)
     if not isinstance(text, str):
         return f"({model.kind_of(text)})"
     out = text if text.isprintable() else ascii(text)
     return out if len(out) <= MAX_SHOWN else out[:MAX_SHOWN] + "..."
+
+
+def _value(value: Any) -> str:
+    return shown(repr(value)) if isinstance(value, str) else shown(value)
 
 
 def _load(text: str, what: str) -> Any:
@@ -349,7 +357,7 @@ def match(
     state: OldState,
     integrations: Iterable[Any],
     routes: Iterable[Any],
-    chosen: Any = None,
+    chosen: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> Migration:
     """Pair the state with the server's integrations and routes (as listed).
 
@@ -366,7 +374,7 @@ def match(
     tool = "Terraform" if state.tool == "terraform" else "pulumi-grafana"
     for entry in state.integrations:
         if not model.is_id(entry.id):
-            out.left.append((entry.address, f"its id {shown(entry.id)} is not an OnCall id"))
+            out.left.append((entry.address, f"its id {_value(entry.id)} is not an OnCall id"))
         elif entry.id not in by_id:
             out.left.append((entry.address, f"the server has no integration {entry.id}"))
         elif chosen is not None and not chosen(by_id[entry.id]):
@@ -376,7 +384,7 @@ def match(
     for entry in state.routes:
         route = route_by_id.get(entry.id) if model.is_id(entry.id) else None
         if not model.is_id(entry.id):
-            out.left.append((entry.address, f"its id {shown(entry.id)} is not an OnCall id"))
+            out.left.append((entry.address, f"its id {_value(entry.id)} is not an OnCall id"))
         elif route is None:
             out.left.append((entry.address, f"the server has no route {entry.id}"))
         elif route.get("integration_id") not in out.integrations:
@@ -415,6 +423,43 @@ def route_names(migration: Migration) -> dict[str, str]:
         names.add(name)
         out[route_id] = name
     return out
+
+
+def exported(
+    state: OldState,
+    integrations: list[JSONObject],
+    routes: Mapping[str, list[JSONObject]],
+    *,
+    teams: Mapping[str, Any],
+    chains: Mapping[str, Any],
+    connection: str | None,
+    chosen: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> tuple[str, Migration]:
+    """The program that adopts what migrates, and the migration (for the hand-over).
+
+    `routes` maps an integration's id to its routes as the server lists them. An
+    integration the program cannot adopt stays with the old tool, routes and all.
+    """
+    listed = [r for group in routes.values() for r in group]
+    migration = match(state, integrations, listed, chosen)
+    by_id = {i["id"]: i for i in integrations if isinstance(i, dict) and "id" in i}
+    for integration_id in sorted(migration.integrations):
+        found = by_id[integration_id]
+        reason = exporting.left_out_reason(found, routes.get(integration_id, []))
+        if reason is not None:
+            migration.drop(integration_id, f"pulumi-oncall cannot adopt it: {reason}")
+    text = exporting.program(
+        [by_id[i] for i in migration.integrations],
+        teams=teams,
+        chains=chains,
+        connection=connection,
+        routes=routes,
+        names={i: entries[0].name for i, entries in migration.integrations.items()},
+        route_names=route_names(migration),
+        notes=notes(migration, routes),
+        footer=footer(migration),
+    )
+    return text, migration
 
 
 # The hand-over

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .. import _config as config
-from .. import _exporting as exporting
 from .. import _migrating as migrating
 from .._client import JSONObject
 from .._connection import connect
@@ -138,23 +137,14 @@ def _migrate(
     chains: dict[str, object],
     wanted: Callable[[Mapping[str, object]], bool],
 ) -> int:
-    all_routes = [r for listed in routes.values() for r in listed]
-    migration = migrating.match(old, integrations, all_routes, wanted)
-    by_id = {i["id"]: i for i in integrations if isinstance(i, Mapping) and "id" in i}
-    for integration_id in sorted(migration.integrations):
-        reason = exporting.left_out_reason(by_id[integration_id], routes.get(integration_id, []))
-        if reason is not None:
-            migration.drop(integration_id, f"pulumi-oncall cannot adopt it: {reason}")
-    text = program(
-        [by_id[i] for i in migration.integrations],
+    text, migration = migrating.exported(
+        old,
+        integrations,
+        routes,
         teams=teams,
         chains=chains,
         connection=args.connection,
-        routes=routes,
-        names={i: entries[0].name for i, entries in migration.integrations.items()},
-        route_names=migrating.route_names(migration),
-        notes=migrating.notes(migration, routes),
-        footer=migrating.footer(migration),
+        chosen=wanted,
     )
     target = str(args.output) if args.output else "the exported program"
     handover = migrating.handover(migration, target)
