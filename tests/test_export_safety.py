@@ -352,6 +352,27 @@ def test_string_literals_round_trip_as_ruff_writes_them(text: str, tmp_path: Pat
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
+def sh_words(script: str, tmp_path: Path) -> list[list[str]]:
+    """The words each command of `script` gets from sh, recorded by stand-ins for
+    `terraform` and `pulumi` on PATH (the real ones need a project: shell quoting is
+    what is checked here)."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "argv.log"
+    bin_dir.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    for tool in ("terraform", "pulumi"):
+        stand_in = bin_dir / tool
+        stand_in.write_text(f'#!/bin/sh\nprintf "%s\\0" {tool} "$@" >> "$LOG"; echo >> "$LOG"\n')
+        stand_in.chmod(0o755)
+    (tmp_path / "handover.sh").write_text(script, encoding="utf-8")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log)}
+    done = subprocess.run(
+        ["sh", "handover.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and not (tmp_path / "pwned").exists(), done.stderr
+    lines = log.read_text(encoding="utf-8").split("\0\n")
+    return [line.split("\0") for line in lines if line]
+
+
 def test_state_text_lands_only_as_literals_comments_and_quoted_shell_words(
     tmp_path: Path,
 ) -> None:
@@ -440,6 +461,7 @@ def test_state_text_lands_only_as_literals_comments_and_quoted_shell_words(
         for line, address in zip(commands, migration.handed_over(), strict=True):
             assert line.isprintable() and shlex.split(line)[-1] == address
             assert line.endswith("'")  # every address single-quoted
+        assert sh_words(handover, tmp_path) == [shlex.split(line) for line in commands]
         if tool == "terraform":  # route names keep the keys as Terraform quotes them
             assert sorted(migrating.route_names(migration).values()) == sorted(
                 f"r[{migrating.hcl_quoted(evil(n, 'route'))}]" for n in range(n_breaks)

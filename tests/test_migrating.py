@@ -296,3 +296,39 @@ def test_addresses_that_terraform_never_writes_are_refused() -> None:
         "its index_key is true/false",
     ]
     assert old.refused[0][0] == "'module.a\\n'"
+
+
+def test_the_program_is_the_same_whatever_the_order_of_state_and_server() -> None:
+    resources = [
+        tf_resource(
+            "grafana_oncall_integration",
+            "i",
+            [tf_integration(f"CI{n}", "x", f"k{n}") for n in range(4)],
+        ),
+        tf_resource(
+            "grafana_oncall_route",
+            "r",
+            [tf_route(f"RR{n}", f"CI{n % 2}", 0, "x", n) for n in range(4)],
+        ),
+    ]
+    integrations = [{"id": f"CI{n}", "type": "webhook", "name": f"same {n % 2}"} for n in range(4)]
+    routes = {
+        f"CI{i}": [
+            {"id": f"RR{n}", "integration_id": f"CI{i}", "position": p, "routing_regex": f"r{n}"}
+            for p, n in enumerate(range(i, 4, 2))
+        ]
+        for i in range(2)
+    }
+
+    def text(reverse: bool) -> str:
+        flipped = [{**r, "instances": r["instances"][::-1]} for r in resources[::-1]]
+        state = tf_state(flipped if reverse else resources)
+        old = migrating.read_terraform(json.dumps(state), "s")
+        listed = integrations[::-1] if reverse else integrations
+        program, migration = migrating.exported(
+            old, listed, routes, teams={}, chains={}, connection="c"
+        )
+        return program + migrating.handover(migration, "p")
+
+    assert text(False) == text(True)
+    assert text(False).index('"k0"') < text(False).index('"k1"')
