@@ -476,11 +476,12 @@ def handover(migration: Migration, program: str) -> str:
         "#!/bin/sh",
         f"# Hand-over from {tool} to pulumi-oncall: nothing here has been run.",
         "#",
-        f"# 1. `pulumi up` of {_comment_text(program)}: it adopts {len(migration.integrations)}"
-        f" integrations and their routes through import_id, with no write to OnCall;",
+        f"# 1. `pulumi up` of {_comment_text(program)}: it adopts "
+        f"{_count(len(migration.integrations), 'integration')} and their routes through "
+        "import_id, with no write to OnCall;",
         "#    then `pulumi preview` shows no change.",
-        f"# 2. In the {tool} project, the {len(addresses)} commands below: {tool} forgets",
-        "#    each resource and deletes nothing.",
+        f"# 2. In the {tool} project, the {_count(len(addresses), 'command')} below:",
+        f"#    {tool} forgets each resource and deletes nothing.",
         f"# 3. Remove those resources from the {tool} code; then "
         + ("`terraform plan`" if terraform else "`pulumi preview` of that stack")
         + " shows no change.",
@@ -500,6 +501,10 @@ def handover(migration: Migration, program: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def _single_quoted(text: str) -> str:
     """`shlex.quote`, in single quotes even when not needed: addresses read better so."""
     quoted = shlex.quote(text)
@@ -514,8 +519,9 @@ def summary(migration: Migration) -> list[str]:
     """One line each: what migrates, what is ignored, what stays (for standard error)."""
     routes = len(migration.routes)
     out = [
-        f"migrating {len(migration.integrations)} integrations and {routes} routes; "
-        f"{len(migration.handed_over())} resources to hand over"
+        f"migrating {_count(len(migration.integrations), 'integration')} and "
+        f"{_count(routes, 'route')}; "
+        f"{_count(len(migration.handed_over()), 'resource')} to hand over"
     ]
     if migration.ignored:
         total = sum(migration.ignored.values())

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_seed import TOKEN
+from emulator_seed import TEAM_PLATFORM, TOKEN
 from migration_states import (
     GRAFANA,
     pulumi_export,
@@ -332,3 +332,46 @@ def test_the_program_is_the_same_whatever_the_order_of_state_and_server() -> Non
 
     assert text(False) == text(True)
     assert text(False).index('"k0"') < text(False).index('"k1"')
+
+
+def test_team_and_name_filters_narrow_what_migrates_and_is_handed_over(
+    oncall: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform = oncall.create({"type": "webhook", "name": "prod-a", "team_id": TEAM_PLATFORM})["id"]
+    other = oncall.create({"type": "webhook", "name": "prod-b"})["id"]
+    named = oncall.create({"type": "webhook", "name": "staging", "team_id": TEAM_PLATFORM})["id"]
+    ids = {"platform": platform, "other": other, "named": named}
+    state = tf_state(
+        [
+            tf_resource(
+                "grafana_oncall_integration",
+                "i",
+                [tf_integration(id_, "x", key) for key, id_ in ids.items()],
+            )
+        ]
+    )
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    monkeypatch.setenv("GRAFANA_ONCALL_ACCESS_TOKEN", TOKEN)
+    argv = [
+        "export",
+        "--url",
+        oncall.url,
+        "--from-terraform",
+        str(path),
+        "-o",
+        str(tmp_path / "p.py"),
+    ]
+    argv += ["--handover", str(tmp_path / "h.sh"), "--team-id", TEAM_PLATFORM]
+    assert main([*argv, "--name-regex", "^prod-", "--connection", "eu"]) == 0
+    program = (tmp_path / "p.py").read_text()
+    assert f'import_id="{platform}"' in program and 'connection="eu"' in program
+    assert program.count("Integration(\n") == 1
+    handover = (tmp_path / "h.sh").read_text()
+    assert [line for line in handover.splitlines() if line.startswith("terraform")] == [
+        """terraform state rm 'grafana_oncall_integration.i["platform"]'"""
+    ]
+    err = capsys.readouterr().err
+    assert handover in err and TOKEN not in err
+    assert f'grafana_oncall_integration.i["other"]: {other}: not chosen' in err
+    assert f'grafana_oncall_integration.i["named"]: {named}: not chosen' in err
