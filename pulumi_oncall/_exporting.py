@@ -47,11 +47,18 @@ def program(
     chains: Mapping[str, Any] | None = None,
     connection: str | None = None,
     routes: Mapping[str, list[JSONObject]] | None = None,
+    names: Mapping[str, str] | None = None,
+    route_names: Mapping[str, str] | None = None,
+    notes: Mapping[str, list[str]] | None = None,
+    footer: list[str] | None = None,
 ) -> str:
     """The program's text: stable for the same integrations, whatever their order.
 
     `routes` maps an integration's id to its routes as the server lists them; an
-    integration it holds gets `routes=[...]` in the server's order.
+    integration it holds gets `routes=[...]` in the server's order. `names` maps an
+    integration's id to its resource name (else the integration's name gives it),
+    `route_names` a route's id to its `name`; `notes` are comment lines above an
+    integration, `footer` comment lines at the end. All of them are untrusted text.
     """
     teams, chains = teams or {}, chains or {}
     ordered = sorted(integrations, key=_order)
@@ -62,7 +69,8 @@ def program(
         if reason is None:
             try:
                 listed = None if routes is None else routes.get(str(item.get("id")), [])
-                kept.append((item, _arguments(item, teams, chains, connection, listed)))
+                arguments = _arguments(item, teams, chains, connection, listed, route_names)
+                kept.append((item, arguments))
                 continue
             except _Unwritable as exc:
                 reason = str(exc)
@@ -80,16 +88,36 @@ def program(
     ]
     resource_names: set[str] = set()
     variables: set[str] = set()
+    names, notes = names or {}, notes or {}
+    if names:  # integrations named by the old tool come in the order of those names
+        kept.sort(key=lambda pair: (names.get(str(pair[0].get("id")), ""), _order(pair[0])))
     for item, arguments in kept:
-        resource = _unique(_slug(str(item.get("name"))), resource_names, "-")
+        given = names.get(str(item.get("id")))
+        base = _resource_name(given) if given is not None else _slug(str(item.get("name")))
+        resource = _unique(base, resource_names, "-")
         variable = _unique(_identifier(resource), variables, "_")
-        lines += ["", f"{variable} = Integration(", f"{INDENT}{_str(resource)},"]
+        lines += [""]
+        lines += [_comment(note) for note in notes.get(str(item.get("id")), [])]
+        lines += [f"{variable} = Integration(", f"{INDENT}{_str(resource)},"]
         lines += [*arguments, ")"]
     if skipped:
         lines += [""]
         for item, reason in skipped:
             lines.append(_left_out(item, reason))
+    if footer:
+        lines += ["", *(_comment(line) for line in footer)]
     return "\n".join(lines) + "\n"
+
+
+def left_out_reason(item: Any, routes: list[JSONObject] | None = None) -> str | None:
+    """Why `program` would leave the integration out (with these routes), or None."""
+    reason = _why_not(item)
+    if reason is None:
+        try:
+            _arguments(item, {}, {}, None, routes)
+        except _Unwritable as exc:
+            return str(exc)
+    return reason
 
 
 def _order(item: Any) -> tuple[str, str, str]:
@@ -147,11 +175,12 @@ def _arguments(
     chains: Mapping[str, Any],
     connection: str | None,
     listed_routes: list[JSONObject] | None = None,
+    route_names: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The argument lines of its `Integration(...)` after the resource name."""
     try:
         spec = model.adoptable_spec(item)
-        route_specs = _route_specs(listed_routes)
+        route_specs = _route_specs(listed_routes, route_names or {})
         if route_specs:
             spec["routes"] = route_specs
         failures = model.validate({**spec, "import_id": item["id"]})
@@ -179,8 +208,9 @@ def _arguments(
     return out
 
 
-def _route_specs(listed: list[JSONObject] | None) -> list[dict[str, Any]]:
-    """Routes as declarations, in the server's order, with only what is not a default."""
+def _route_specs(listed: list[JSONObject] | None, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Routes as declarations, in the server's order, with only what is not a default;
+    a route that `names` holds gets that `name`."""
     if not listed:
         return []
     normal = [r for r in listed if isinstance(r, Mapping) and not r.get("is_the_last_route")]
@@ -191,7 +221,10 @@ def _route_specs(listed: list[JSONObject] | None) -> list[dict[str, Any]]:
         return at if type(at) is int else 0
 
     for route in sorted(normal, key=position):
-        spec: dict[str, Any] = {"routing_regex": route.get("routing_regex")}
+        spec: dict[str, Any] = {}
+        if isinstance(route.get("id"), str) and route["id"] in names:
+            spec["name"] = names[route["id"]]
+        spec["routing_regex"] = route.get("routing_regex")
         if route.get("routing_type") not in (None, "regex"):
             spec["routing_type"] = route["routing_type"]
         if route.get("escalation_chain_id") is not None:
@@ -292,8 +325,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "integration"
 
 
+def _resource_name(text: str) -> str:
+    """A resource name from another tool's: its letters, digits, dots and dashes."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "integration"
+
+
 def _identifier(slug: str) -> str:
-    name = slug.replace("-", "_")
+    name = re.sub(r"[^a-z0-9_]+", "_", slug.lower()).strip("_") or "integration"
     if name[0].isdigit():
         name = "integration_" + name
     return name + "_" if keyword.iskeyword(name) else name

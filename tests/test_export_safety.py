@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tokenize
@@ -20,15 +23,24 @@ from typing import Any
 
 import pytest
 from emulator_seed import TOKEN
+from migration_states import (
+    pulumi_export,
+    pulumi_resource,
+    tf_integration,
+    tf_resource,
+    tf_route,
+    tf_state,
+)
 
 from pulumi_oncall import _exporting as exporting
+from pulumi_oncall import _migrating as migrating
 from pulumi_oncall import _schema as schema
 from pulumi_oncall.emulator import EmulatorProcess
 
 # Every line break that Python's tokenizer, str.splitlines() or an editor honours.
 BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 BREAK_CHARS = frozenset("".join(BREAKS))
-KEYWORDS = frozenset(schema.API_FIELDS) | {"connection", "import_id"}
+KEYWORDS = frozenset(schema.API_FIELDS) | {"connection", "import_id", "routes"}
 
 
 def evil(n: int, where: str) -> str:
@@ -338,3 +350,119 @@ def test_string_literals_round_trip_as_ruff_writes_them(text: str, tmp_path: Pat
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def sh_words(script: str, tmp_path: Path) -> list[list[str]]:
+    """The words each command of `script` gets from sh, recorded by stand-ins for
+    `terraform` and `pulumi` on PATH (the real ones need a project: shell quoting is
+    what is checked here)."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "argv.log"
+    bin_dir.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    for tool in ("terraform", "pulumi"):
+        stand_in = bin_dir / tool
+        stand_in.write_text(f'#!/bin/sh\nprintf "%s\\0" {tool} "$@" >> "$LOG"; echo >> "$LOG"\n')
+        stand_in.chmod(0o755)
+    (tmp_path / "handover.sh").write_text(script, encoding="utf-8")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log)}
+    done = subprocess.run(
+        ["sh", "handover.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and not (tmp_path / "pwned").exists(), done.stderr
+    lines = log.read_text(encoding="utf-8").split("\0\n")
+    return [line.split("\0") for line in lines if line]
+
+
+def test_state_text_lands_only_as_literals_comments_and_quoted_shell_words(
+    tmp_path: Path,
+) -> None:
+    """Terraform instance keys, module addresses and URNs from a crafted state reach the
+    program only as escaped literals, sanitised names and one-line comments, and the
+    hand-over only as single-quoted words, one command a line."""
+    n_breaks = len(BREAKS)
+    integrations = [
+        {"id": f"CEVIL{n}", "type": "webhook", "name": f"i{n}"} for n in range(n_breaks)
+    ]
+    routes = {
+        f"CEVIL{n}": [
+            {"id": f"REVIL{n}", "integration_id": f"CEVIL{n}", "position": 0, "routing_regex": "x"}
+        ]
+        for n in range(n_breaks)
+    }
+    tf = tf_state(
+        [
+            tf_resource(
+                "grafana_oncall_integration",
+                "payments",
+                [tf_integration(f"CEVIL{n}", "x", evil(n, "key")) for n in range(n_breaks)],
+            ),
+            tf_resource(
+                "grafana_oncall_route",
+                "r",
+                [
+                    tf_route(f"REVIL{n}", f"CEVIL{n}", 0, "x", evil(n, "route"))
+                    for n in range(n_breaks)
+                ],
+            ),
+            *(
+                tf_resource(
+                    "grafana_oncall_integration",
+                    "m",
+                    [tf_integration("CMOD1", "x")],
+                    module=f"module.a{br}import os{br}#",
+                )
+                for br in BREAKS
+            ),
+            tf_resource(evil(0, "type"), "t", []),
+        ]
+    )
+    team = "acme:index:Team"
+    pulumi = pulumi_export(
+        [
+            *(
+                pulumi_resource(
+                    "grafana:onCall/integration:Integration", evil(n, "urn"), f"CEVIL{n}", {}
+                )
+                for n in range(n_breaks)
+            ),
+            *(
+                pulumi_resource(
+                    "grafana:onCall/route:Route",
+                    f"r{n}');import os;#$(id)`id`",
+                    f"REVIL{n}",
+                    {"integrationId": f"CEVIL{n}"},
+                    parent_type=team,
+                )
+                for n in range(n_breaks)
+            ),
+            pulumi_resource(
+                "grafana:onCall/integration:Integration", "ok'$(id)\"", "CEVIL0", {}, team
+            ),
+        ]
+    )
+    for tool, state in [("terraform", tf), ("pulumi", pulumi)]:
+        old = migrating.read(tool, json.dumps(state), "state")  # type: ignore[arg-type]
+        text, migration = migrating.exported(
+            old, integrations, routes, teams={}, chains={}, connection=None
+        )
+        calls, comments = checked(text, tmp_path)
+        assert calls, tool
+        for name, kwargs in calls:
+            assert re.fullmatch(r"[A-Za-z0-9._-]+", name), name
+            for route in kwargs.get("routes", []):
+                assert route["name"] in {m.name for m in migration.routes.values()}
+        assert any(c.startswith("# Not migrated") for c in comments)
+
+        handover = migrating.handover(migration, f"prog{BREAKS[1]}x")
+        assert all(line.isprintable() for line in handover.splitlines())
+        assert not set(handover) & (BREAK_CHARS - {"\n"})
+        commands = [line for line in handover.splitlines() if not line.startswith(("#", "set -eu"))]
+        assert len(commands) == len(migration.handed_over()) > 0
+        for line, address in zip(commands, migration.handed_over(), strict=True):
+            assert line.isprintable() and shlex.split(line)[-1] == address
+            assert line.endswith("'")  # every address single-quoted
+        assert sh_words(handover, tmp_path) == [shlex.split(line) for line in commands]
+        if tool == "terraform":  # route names keep the keys as Terraform quotes them
+            assert sorted(migrating.route_names(migration).values()) == sorted(
+                f"r[{migrating.hcl_quoted(evil(n, 'route'))}]" for n in range(n_breaks)
+            )

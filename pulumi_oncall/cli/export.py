@@ -3,6 +3,13 @@
     GRAFANA_ONCALL_ACCESS_TOKEN=... python -m pulumi_oncall export \\
         --url https://oncall.example.com [--team-id T] [--name-regex R] [--output FILE]
 
+With --from-terraform STATE (a `terraform state pull`) or --from-pulumi STATE (a
+`pulumi stack export` of a pulumi-grafana stack), only the integrations and routes
+that state manages are exported, named after their addresses, and the commands that
+make the old tool let go of them are printed (and written with --handover FILE).
+They are never run: run them after `pulumi up` of the program. STATE `-` is standard
+input.
+
 The token is read from GRAFANA_ONCALL_ACCESS_TOKEN only, never from a flag (flags end
 up in shell history).
 """
@@ -13,10 +20,11 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .. import _config as config
+from .. import _migrating as migrating
 from .._client import JSONObject
 from .._connection import connect
 from .._exceptions import OnCallError
@@ -41,6 +49,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--connection", help="write connection=NAME on each resource (a named connection)"
     )
     parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from-terraform",
+        metavar="STATE",
+        help="only what this Terraform state (JSON, version 4; - for stdin) manages",
+    )
+    source.add_argument(
+        "--from-pulumi",
+        metavar="STATE",
+        help="only what this `pulumi stack export` of a pulumi-grafana stack manages",
+    )
+    parser.add_argument(
+        "--handover",
+        type=Path,
+        metavar="FILE",
+        help="with --from-*: also write the hand-over commands to FILE (never run)",
+    )
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -49,6 +74,12 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         pattern = re.compile(args.name_regex) if args.name_regex else None
     except re.error as exc:
         sys.exit(f"export: --name-regex: {exc}")
+    old: migrating.OldState | None = None
+    if args.from_terraform is not None or args.from_pulumi is not None:
+        tool: migrating.Tool = "terraform" if args.from_terraform is not None else "pulumi"
+        old = _read_state(tool, args.from_terraform or args.from_pulumi)
+    elif args.handover is not None:
+        sys.exit("export: --handover needs --from-terraform or --from-pulumi")
     try:
         oncall = connect(config.load(flags.get, os.environ))
         integrations = oncall.client.list_integrations()
@@ -60,14 +91,18 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         chains = names_by_id(oncall.escalation_chains.get())
     except OnCallError as exc:
         sys.exit(f"export: {exc}")
+
+    def wanted(i: Mapping[str, object]) -> bool:
+        return (args.team_id is None or i.get("team_id") == args.team_id) and (
+            pattern is None or pattern.search(str(i.get("name"))) is not None
+        )
+
+    if old is not None:
+        return _migrate(args, old, integrations, routes, teams, chains, wanted)
     chosen = [
         i
         for i in integrations
-        if not isinstance(i, Mapping)  # left out by program(), with a comment
-        or (
-            (args.team_id is None or i.get("team_id") == args.team_id)
-            and (pattern is None or pattern.search(str(i.get("name"))))
-        )
+        if not isinstance(i, Mapping) or wanted(i)  # non-objects: left out with a comment
     ]
     text = program(chosen, teams=teams, chains=chains, connection=args.connection, routes=routes)
     if args.output:
@@ -75,4 +110,55 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"wrote {len(chosen)} integrations to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _read_state(tool: migrating.Tool, path: str) -> migrating.OldState:
+    what = "standard input" if path == "-" else path
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        sys.exit(f"export: {migrating.shown(what)}: found a file that is not text (UTF-8)")
+    except OSError as exc:
+        sys.exit(f"export: cannot read {migrating.shown(what)}: {exc.strerror or exc}")
+    try:
+        return migrating.read(tool, text, migrating.shown(what))
+    except migrating.StateError as exc:
+        sys.exit(f"export: {exc}")
+
+
+def _migrate(
+    args: argparse.Namespace,
+    old: migrating.OldState,
+    integrations: list[JSONObject],
+    routes: dict[str, list[JSONObject]],
+    teams: dict[str, object],
+    chains: dict[str, object],
+    wanted: Callable[[Mapping[str, object]], bool],
+) -> int:
+    text, migration = migrating.exported(
+        old,
+        integrations,
+        routes,
+        teams=teams,
+        chains=chains,
+        connection=args.connection,
+        chosen=wanted,
+    )
+    target = str(args.output) if args.output else "the exported program"
+    handover = migrating.handover(migration, target)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.handover:
+        args.handover.write_text(handover, encoding="utf-8")
+    for line in migrating.summary(migration):
+        print(line, file=sys.stderr)
+    if args.output:
+        print(f"wrote {len(migration.integrations)} integrations to {args.output}", file=sys.stderr)
+    if args.handover:
+        print(f"wrote the hand-over to {args.handover}", file=sys.stderr)
+    sys.stderr.write(handover)
     return 0
