@@ -117,6 +117,10 @@ def test_a_token_from_another_stack_rotates_without_writes(
         log = there.api_requests()
         assert log and [r for r in log if r["method"] != "GET"] == []
         assert declared_token(consumer) == NEW
+        # A refresh without the program: the engine alone keeps the connection a secret.
+        consumer.run("refresh", "--yes", "--skip-preview")
+        assert NEW not in raw_state(consumer)
+        assert declared_token(consumer) == NEW
         consumer.assert_no_changes()
 
         there.clear_requests()
