@@ -10,6 +10,7 @@ from ._args import (
     TitleMessageTemplateArgs,
     TitleTemplateArgs,
 )
+from ._declared import Connection
 from ._lookups import (
     EscalationChain,
     IntegrationInfo,
@@ -26,6 +27,7 @@ from ._resources import Integration
 from ._version import __version__
 
 __all__ = [
+    "Connection",
     "DefaultRouteArgs",
     "EscalationChain",
     "Integration",

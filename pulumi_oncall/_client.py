@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -155,7 +156,7 @@ class OnCallClient:
         *,
         retry: RetrySettings | None = None,
         grafana_url: str | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         transport: httpx.BaseTransport | None = None,
         advice: Advice | None = None,
     ) -> None:

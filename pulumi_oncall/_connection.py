@@ -22,9 +22,12 @@ written here (`Hints`): the client knows HTTP only.
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from . import _config as config
 from ._catalog import IntegrationReads, Listed, RouteReads
@@ -52,6 +55,10 @@ class Connection:
             settings.token,
             grafana_url=settings.grafana_url,
             retry=settings.retry,
+            # A context, not a path: httpx deprecates paths, and this loads the file once.
+            verify=ssl.create_default_context(cafile=settings.ca_bundle)
+            if settings.ca_bundle
+            else True,
             advice=Hints(settings.keys),
         )
         self.teams = Listed(self.client.list_teams)
@@ -78,10 +85,18 @@ def connect(settings: Settings) -> Connection:
         return found
 
 
-def from_program(name: str | None = None) -> Connection:
-    """Connection `name` (None: the default) of the running program's stack config."""
+# What names a connection: None for the default one, a name of `oncall:connections`,
+# or the resolved values of a `pulumi_oncall.Connection` (config.DECLARED_FIELDS).
+Named = str | Mapping[str, Any] | None
+
+
+def from_program(name: Named = None) -> Connection:
+    """Connection `name` (None: the default) of the running program's stack config,
+    or of a declared connection's resolved values."""
     from pulumi.runtime.config import get_config
 
+    if isinstance(name, Mapping):
+        return connect(config.declared(name, get_config))
     return connect(config.load(get_config, os.environ, name))
 
 
@@ -96,24 +111,31 @@ class Configuration:
     def __init__(self, get: config.Getter, env: Mapping[str, str]) -> None:
         self.get = get
         self.env = dict(env)
-        self._settings: dict[str | None, Settings | ConfigurationError] = {}
+        self._settings: dict[Any, Settings | ConfigurationError] = {}
         self._lock = threading.Lock()
 
-    def settings(self, name: str | None) -> Settings:
-        """The settings of connection `name` (None: the default), or ConfigurationError."""
+    def settings(self, name: Named) -> Settings:
+        """The settings of connection `name` (None: the default; a mapping: a declared
+        connection's values), or ConfigurationError."""
+        key: Any = name
+        if isinstance(name, Mapping):
+            key = ("declared", json.dumps(dict(name), sort_keys=True, default=repr))
         with self._lock:
-            found = self._settings.get(name)
+            found = self._settings.get(key)
             if found is None:
                 try:
-                    found = config.load(self.get, self.env, name)
+                    if isinstance(name, Mapping):
+                        found = config.declared(name, self.get)
+                    else:
+                        found = config.load(self.get, self.env, name)
                 except ConfigurationError as exc:
                     found = exc
-                self._settings[name] = found
+                self._settings[key] = found
         if isinstance(found, ConfigurationError):
             raise found
         return found
 
-    def connection(self, name: str | None) -> Connection:
+    def connection(self, name: Named) -> Connection:
         return connect(self.settings(name))
 
 
@@ -134,7 +156,11 @@ class Hints:
                 "(the Grafana UI URL will not do)"
             )
         if isinstance(exc, TLSError):
-            return f"check the certificate of {self.keys.url} (or its CA bundle)"
+            return (
+                f"check the certificate of {self.keys.url}; if a private or company CA "
+                f"signed it, {self.keys.how_to_set('ca_bundle', '/path/to/ca.pem')} "
+                "(a PEM file of that CA's certificates)"
+            )
         if isinstance(exc, TransportError) and not exc.request_sent:
             return f"check {self.keys.url} and that OnCall is reachable"
         if isinstance(exc, OutcomeUnknownError):

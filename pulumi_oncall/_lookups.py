@@ -2,8 +2,9 @@
 
 Each lookup has an `..._output` twin that takes Inputs and returns an Output. They run
 in the program, at preview too, with the provider's settings: `oncall:url`,
-`oncall:token`, `oncall:grafanaUrl` (or their environment variables), or the named
-`connection`. Teams and escalation chains are listed once per connection
+`oncall:token`, `oncall:grafanaUrl` (or their environment variables), the named
+`connection`, or a `Connection` declared in the program (whose Outputs only the
+`_output` twins can wait for). Teams and escalation chains are listed once per connection
 (`connection.Connection`). Every failure is a `LookupFailed`.
 """
 
@@ -20,6 +21,7 @@ from . import _model as model
 from ._catalog import describe
 from ._client import JSONObject
 from ._connection import Connection, from_program
+from ._declared import Connection as DeclaredConnection
 from ._exceptions import LookupFailed, OnCallError
 
 __all__ = [
@@ -68,20 +70,26 @@ class IntegrationInfo:
     dynamic_labels: dict[str, str] = field(default_factory=dict)
 
 
-def get_team(name: str, *, connection: str | None = None) -> Team:
+# A connection as the lookups take it: a name, a declared one, or None (the default).
+Via = str | DeclaredConnection | None
+
+
+def get_team(name: str, *, connection: Via = None) -> Team:
     """The team with this exact name."""
     found = _one(_connection(connection), "team", _teams, name)
     return Team(found["id"], found["name"], found.get("email"), found.get("avatar_url"))
 
 
 def get_team_output(
-    name: pulumi.Input[str], *, connection: pulumi.Input[str | None] = None
+    name: pulumi.Input[str], *, connection: pulumi.Input[str | None] | DeclaredConnection = None
 ) -> pulumi.Output[Team]:
-    return pulumi.Output.all(name, connection).apply(lambda a: get_team(a[0], connection=a[1]))
+    return pulumi.Output.all(name, _waited(connection)).apply(
+        lambda a: get_team(a[0], connection=a[1])
+    )
 
 
 def get_escalation_chain(
-    name: str, *, team_id: str | None = None, connection: str | None = None
+    name: str, *, team_id: str | None = None, connection: Via = None
 ) -> EscalationChain:
     """The escalation chain with this exact name (in `team_id`, when given)."""
     found = _one(_connection(connection), "escalation chain", _chains, name, team_id)
@@ -92,15 +100,15 @@ def get_escalation_chain_output(
     name: pulumi.Input[str],
     *,
     team_id: pulumi.Input[str | None] = None,
-    connection: pulumi.Input[str | None] = None,
+    connection: pulumi.Input[str | None] | DeclaredConnection = None,
 ) -> pulumi.Output[EscalationChain]:
-    return pulumi.Output.all(name, team_id, connection).apply(
+    return pulumi.Output.all(name, team_id, _waited(connection)).apply(
         lambda a: get_escalation_chain(a[0], team_id=a[1], connection=a[2])
     )
 
 
 def get_integration(
-    name: str, *, team_id: str | None = None, connection: str | None = None
+    name: str, *, team_id: str | None = None, connection: Via = None
 ) -> IntegrationInfo:
     """The integration with this exact name (in `team_id`, when given)."""
     found = _one(_connection(connection), "integration", _integrations, name, team_id)
@@ -124,9 +132,9 @@ def get_integration_output(
     name: pulumi.Input[str],
     *,
     team_id: pulumi.Input[str | None] = None,
-    connection: pulumi.Input[str | None] = None,
+    connection: pulumi.Input[str | None] | DeclaredConnection = None,
 ) -> pulumi.Output[IntegrationInfo]:
-    return pulumi.Output.all(name, team_id, connection).apply(
+    return pulumi.Output.all(name, team_id, _waited(connection)).apply(
         lambda a: get_integration(a[0], team_id=a[1], connection=a[2])
     )
 
@@ -134,11 +142,27 @@ def get_integration_output(
 # -- plumbing -------------------------------------------------------------------
 
 
-def _connection(name: str | None) -> Connection:
+def _connection(name: Via) -> Connection:
+    where: Any = name
+    if isinstance(name, DeclaredConnection):
+        where = name._plain()
+        if where is None:
+            raise LookupFailed(
+                "this Connection's values are Outputs, which a plain lookup cannot wait for: "
+                "use the lookup's _output twin (get_team_output, ...)"
+            )
     try:
-        return from_program(name)
+        return from_program(where)
     except OnCallError as exc:
         raise LookupFailed(str(exc)) from None
+
+
+def _waited(connection: Any) -> Any:
+    """A declared connection as an Output of it with its values known; the lookup's
+    result holds no token, so it is not a secret for the token's sake."""
+    if isinstance(connection, DeclaredConnection):
+        return connection._resolved()
+    return connection
 
 
 def _teams(known: Connection, name: str) -> list[JSONObject]:

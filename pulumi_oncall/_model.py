@@ -271,6 +271,9 @@ def _routing_problems(where: str, route: Mapping[str, Any]) -> list[tuple[str, s
 
 
 def _validate_connection(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        # A `pulumi_oncall.Connection`'s values: the settings say what is wrong with them.
+        return []
     if not isinstance(value, str) or not value.strip():
         return [
             (

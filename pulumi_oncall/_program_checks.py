@@ -18,6 +18,7 @@ from pulumi.runtime import settings as runtime_settings
 
 from . import _model as model
 from ._connection import from_program
+from ._declared import Connection
 from ._exceptions import NotFoundError, OnCallError, ProgramError
 
 
@@ -37,11 +38,14 @@ def plain_problems(resource_name: str, args: Mapping[str, Any]) -> None:
                     "label a non-empty value, or leave the key out"
                 )
     connection = args.get("connection")
+    if isinstance(connection, Connection):
+        return
     if connection is not None and (not isinstance(connection, str) or not connection.strip()):
         shown = "an empty string" if connection == "" else model.kind_of(connection)
         raise ProgramError(
             f"integration {resource_name!r}: connection must be the name of an entry of "
-            f"oncall:connections, such as 'staging', or None for the default; got {shown}"
+            "oncall:connections, such as 'staging', a pulumi_oncall.Connection, or None for "
+            f"the default; got {shown}"
         )
 
 
@@ -71,7 +75,7 @@ def claim_name(
     resource_name: str,
     name: pulumi.Input[str] | None,
     team_id: pulumi.Input[str] | None,
-    connection: str | None,
+    connection: str | Connection | None,
     import_id: pulumi.Input[str] | None,
 ) -> None:
     """Fail the program when two resources declare one integration.
@@ -116,7 +120,7 @@ def claim_name(
 def announce_adoption(
     resource: pulumi.Resource,
     import_id: pulumi.Input[str] | None,
-    connection: str | None,
+    connection: str | Connection | None,
     spec: Mapping[str, Any],
 ) -> None:
     """At preview, say what adopting `import_id` changes on the existing integration.
@@ -129,11 +133,14 @@ def announce_adoption(
         return
 
     def announce(values: list[Any]) -> None:
-        id_value, declared = values
+        id_value, declared, known = values
         if not model.is_id(id_value) or not isinstance(declared, Mapping):
             return  # the provider's check reports it
         try:
-            remote = from_program(connection).integrations.get(id_value)
+            where = known._plain() if isinstance(known, Connection) else known
+            if isinstance(known, Connection) and where is None:
+                return
+            remote = from_program(where).integrations.get(id_value)
         except NotFoundError:
             pulumi.log.warn(
                 f"import_id {id_value!r}: no such integration on this OnCall; `pulumi up` "
@@ -156,9 +163,11 @@ def announce_adoption(
                 resource=resource,
             )
 
-    _: pulumi.Output[None] = pulumi.Output.all(import_id, pulumi.Output.from_input(spec)).apply(
-        announce
-    )
+    # Resolved without its secrecy: only what OnCall holds for import_id is logged.
+    known = connection._resolved() if isinstance(connection, Connection) else connection
+    _: pulumi.Output[None] = pulumi.Output.all(
+        import_id, pulumi.Output.from_input(spec), known
+    ).apply(announce)
 
 
 def secret_keys(args: Mapping[str, Any]) -> pulumi.Output[list[str]] | None:

@@ -29,8 +29,8 @@ from . import _model as model
 from . import _routes as routes
 from . import _schema as schema
 from ._catalog import describe
-from ._client import JSONObject, OnCallClient
-from ._connection import Configuration, Connection
+from ._client import JSONObject, OnCallClient, api_root
+from ._connection import Configuration, Connection, Named
 from ._exceptions import (
     AuthError,
     ConfigurationError,
@@ -52,7 +52,8 @@ class IntegrationProvider(ResourceProvider):
     Pulumi serialises this object into the state. It carries nothing: endpoints and
     tokens are read in `configure`, in each provider process, so no token reaches the
     state and rotating one takes effect on the next run. The state records only the
-    name of the integration's connection.
+    name of the integration's connection, or, for a `pulumi_oncall.Connection` of the
+    program, its values (the token a secret).
     """
 
     serialize_as_secret_always = False
@@ -84,15 +85,16 @@ class IntegrationProvider(ResourceProvider):
             raise ConfigurationError("the provider was not configured")
         return found
 
-    def settings(self, connection: str | None) -> config.Settings:
-        """The settings of a connection (None: the default one), or ConfigurationError."""
+    def settings(self, connection: Named) -> config.Settings:
+        """The settings of a connection (None: the default one; a mapping: a declared
+        one's values), or ConfigurationError."""
         return self._configured().settings(connection)
 
-    def connection(self, connection: str | None = None) -> Connection:
+    def connection(self, connection: Named = None) -> Connection:
         """The connection of that name (None: the default one), or ConfigurationError."""
         return self._configured().connection(connection)
 
-    def client(self, connection: str | None = None) -> OnCallClient:
+    def client(self, connection: Named = None) -> OnCallClient:
         return self.connection(connection).client
 
     # -- engine operations --------------------------------------------------
@@ -193,13 +195,28 @@ class IntegrationProvider(ResourceProvider):
         )
 
     def _same_endpoint(self, a: Any, b: Any) -> bool:
-        """Whether two connection names reach the same OnCall organisation."""
-        if model.is_unknown(a) or model.is_unknown(b):
-            return False
+        """Whether two connections (names or declared values) reach the same OnCall
+        organisation. A declared one's token and CA bundle do not count: a new token
+        (a rotation) is an update with no write, not a replacement."""
         try:
-            return self.settings(a).endpoint == self.settings(b).endpoint
+            ends = [self._endpoint(c) for c in (a, b)]
         except ConfigurationError:
             return False
+        return ends[0] is not None and ends[0] == ends[1]
+
+    def _endpoint(self, connection: Any) -> tuple[str, str | None] | None:
+        """The organisation a connection reaches; None when not known yet."""
+        if isinstance(connection, Mapping):
+            url, grafana_url = connection.get("url"), connection.get("grafana_url")
+            if model.is_unknown(url) or model.is_unknown(grafana_url):
+                return None
+            if not isinstance(url, str) or not isinstance(grafana_url, (str, type(None))):
+                return None
+            stack = grafana_url.strip().rstrip("/") if grafana_url else ""
+            return api_root(url), stack or None
+        if model.is_unknown(connection):
+            return None
+        return self.settings(connection).endpoint
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = _from_engine(props)
@@ -367,12 +384,19 @@ class IntegrationProvider(ResourceProvider):
         self.connection(connection).integrations.forget(id_)
         self.connection(connection).routes.forget(id_)
 
-    def _recorded_settings_hint(self, exc: AuthError, connection: str | None) -> AuthError:
+    def _recorded_settings_hint(self, exc: AuthError, connection: Named) -> AuthError:
         """Add to a refused read or delete why a token fixed in config may not be in use.
 
         Without --run-program, destroy and refresh configure the provider from the
         config recorded in the state by the last update, not from the stack's.
         """
+        if isinstance(connection, Mapping):
+            exc.args = (
+                f"{exc}. `pulumi destroy` and `pulumi refresh` use the Connection's token "
+                "stored in the state by the last `pulumi up`: if the token was rotated since, "
+                "run `pulumi up` first (it stores the new one without any write to OnCall)",
+            )
+            return exc
         key = f"{config.CONNECTIONS_KEY}.{connection}.token" if connection else config.TOKEN_KEY
         text = (
             f"{exc}. `pulumi destroy` and `pulumi refresh` use the settings recorded by the "

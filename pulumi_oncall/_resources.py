@@ -25,6 +25,7 @@ from ._args import (
     TitleMessageTemplateArgs,
     TitleTemplateArgs,
 )
+from ._declared import Connection
 from ._provider import PROVIDER_KEY, SECRET_KEYS, IntegrationProvider
 
 # A sample alert payload, or the path of a JSON file holding one.
@@ -88,9 +89,10 @@ class Integration(Resource, module="oncall", name="Integration"):
     """Labels computed per alert: label key to a Jinja2 template (Grafana Cloud). Its declared
     fields, as the server stored them.
     """
-    connection: pulumi.Output[str | None]
-    """The name of an OnCall connection in `oncall:connections`; none means the default settings.
-    Moving to another OnCall replaces the integration.
+    connection: pulumi.Output[Any]
+    """The name of an OnCall connection in `oncall:connections`, or a `pulumi_oncall.Connection`
+    declared in the program (its token is then stored in the state, as a secret); none means the
+    default settings. Moving to another OnCall replaces the integration.
     """
     import_id: pulumi.Output[str | None]
     """The id (`C...`) of an existing integration to adopt on create instead of creating one. Inert
@@ -124,7 +126,7 @@ class Integration(Resource, module="oncall", name="Integration"):
         templates: pulumi.Input[TemplatesArgs] | None = None,
         labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         dynamic_labels: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
-        connection: str | None = None,
+        connection: str | Connection | None = None,
         import_id: pulumi.Input[str] | None = None,
         template_samples: Sequence[TemplateSample] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -145,8 +147,10 @@ class Integration(Resource, module="oncall", name="Integration"):
         :param labels: Static labels, label key to value (Grafana Cloud). The order never matters.
         :param dynamic_labels: Labels computed per alert: label key to a Jinja2 template (Grafana
             Cloud).
-        :param connection: The name of an OnCall connection in `oncall:connections`; none means the
-            default settings. Moving to another OnCall replaces the integration.
+        :param connection: The name of an OnCall connection in `oncall:connections`, or a
+            `pulumi_oncall.Connection` declared in the program (its token is then stored in the
+            state, as a secret); none means the default settings. Moving to another OnCall replaces
+            the integration.
         :param import_id: The id (`C...`) of an existing integration to adopt on create instead of
             creating one. Inert once adopted.
         :param template_samples: Alert payloads (dicts, or paths to JSON files) to render the
@@ -173,6 +177,8 @@ class Integration(Resource, module="oncall", name="Integration"):
             name = args["name"] = resource_name
         program_checks.plain_problems(resource_name, args)
         props = {key: args[key] for key in schema.PROVIDER_FIELDS}
+        if isinstance(connection, Connection):
+            props["connection"] = connection._values()
         secrets = program_checks.secret_keys(props)
         if secrets is not None:
             props[SECRET_KEYS] = secrets
@@ -196,7 +202,7 @@ class Integration(Resource, module="oncall", name="Integration"):
         id: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
         *,
-        connection: str | None = None,
+        connection: str | Connection | None = None,
     ) -> "Integration":
         """Read an existing integration by id, with all its fields as outputs.
 
@@ -205,7 +211,8 @@ class Integration(Resource, module="oncall", name="Integration"):
         :param resource_name: The Pulumi name of the resulting resource.
         :param id: The integration's id (`C...`).
         :param opts: Resource options.
-        :param connection: A named connection of `oncall:connections`; None for the default.
+        :param connection: A named connection of `oncall:connections`, a
+            `pulumi_oncall.Connection`, or None for the default.
         """
         if isinstance(id, str) and not model.is_id(id):
             raise pulumi.RunError(
@@ -215,7 +222,10 @@ class Integration(Resource, module="oncall", name="Integration"):
             )
         integration = Integration.__new__(Integration)
         props: dict[str, Any] = dict.fromkeys(schema.PROVIDER_FIELDS)
-        props["connection"] = connection
+        program_checks.plain_problems(resource_name, {"connection": connection})
+        props["connection"] = (
+            connection._values() if isinstance(connection, Connection) else connection
+        )
         integration._register(
             resource_name, props, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
         )
@@ -226,7 +236,10 @@ class Integration(Resource, module="oncall", name="Integration"):
     ) -> None:
         # Outputs only the server sets; None registers them as outputs.
         props = {**props, **dict.fromkeys(schema.OUTPUT_DOCS)}
-        secrets = pulumi.ResourceOptions(additional_secret_outputs=list(schema.SECRET_OUTPUTS))
+        secret = list(schema.SECRET_OUTPUTS)
+        if isinstance(props.get("connection"), Mapping):
+            secret.append("connection")  # a declared connection holds its token
+        secrets = pulumi.ResourceOptions(additional_secret_outputs=secret)
         register_dynamic(
             self,
             self._provider_class,

@@ -392,13 +392,18 @@ INTEGRATION = Node(
         Node(
             "connection",
             "string",
-            "The name of an OnCall connection in `oncall:connections`; none means the default "
-            "settings. Moving to another OnCall replaces the integration.",
+            "The name of an OnCall connection in `oncall:connections`, or a "
+            "`pulumi_oncall.Connection` declared in the program (its token is then stored in "
+            "the state, as a secret); none means the default settings. Moving to another "
+            "OnCall replaces the integration.",
             readme="The name of a connection in `oncall:connections`, for a second OnCall (see "
-            "Grafana Cloud IRM below). Default: `oncall:url` and `oncall:token`.",
+            "Grafana Cloud IRM below), or a `Connection` declared in the program (see "
+            "Connections declared in the program). Default: `oncall:url` and `oncall:token`.",
             role="provider",
             replaces=True,
-            input_type="str | None",
+            input_type="str | Connection | None",
+            # A name, or a declared connection's values (a secret).
+            py_type="Any",
         ),
         Node(
             "import_id",

@@ -42,6 +42,7 @@ def test_readme_documents_every_setting() -> None:
         config.URL_KEY,
         config.TOKEN_KEY,
         config.GRAFANA_URL_KEY,
+        config.CA_BUNDLE_KEY,
         config.CONNECTIONS_KEY,
         config.URL_ENV,
         config.TOKEN_ENV,

@@ -20,7 +20,7 @@ from .constants import (
 )
 from .faults import DEFAULT_FAIL_STATUSES, FaultSettings, parse_statuses
 from .flavours import FLAVOURS
-from .server import check_exposure, serve
+from .server import check_exposure, serve, tls_context
 from .state import (
     DEFAULT_SERVICE_LABEL_DELAY,
     SERVICE_LABEL_MODES,
@@ -218,6 +218,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--access-log", action="store_true", help="log each request to stderr (no headers)"
     )
+    p.add_argument(
+        "--tls-cert", help="PEM file of the certificate (and its chain) to serve HTTPS with"
+    )
+    p.add_argument("--tls-key", help="PEM file of the private key of --tls-cert")
     return p
 
 
@@ -262,6 +266,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise ValueError("--grafana-url must be an http(s) URL, e.g. https://STACK.grafana.net")
     if (sa_tokens or sa_viewer_tokens) and args.grafana_url is None:
         raise ValueError("service-account tokens need --grafana-url, the stack they belong to")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        tls_context(args.tls_cert, args.tls_key)  # fails now, not at the first request
     mode = args.service_name_label or ("now" if FLAVOURS[args.flavour].labels else "off")
     check_service_label(mode, args.service_name_label_delay, args.flavour)
     faults = FaultSettings(
@@ -291,6 +299,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         db=args.db,
         seed=_load_seed(args.seed) if args.seed else None,
         access_log=args.access_log,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+import ssl
 import sys
 import threading
 from types import FrameType
@@ -50,8 +51,15 @@ def check_exposure(host: str, config: EmulatorConfig) -> None:
     )
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context from PEM files; OSError (ssl.SSLError) when they do not load."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def build_server(
@@ -65,11 +73,19 @@ def build_server(
     state = EmulatorState(config)
     handler = WSGIRequestHandler if config.access_log else QuietRequestHandler
     try:
-        server = make_server(host, port, create_app(state), threaded=True, request_handler=handler)
+        tls = tls_context(config.tls_cert, config.tls_key or "") if config.tls_cert else None
+        server = make_server(
+            host,
+            port,
+            create_app(state),
+            threaded=True,
+            request_handler=handler,
+            ssl_context=tls,
+        )
     except BaseException:
         state.store.close()
         raise
-    url = _url(host, server.server_port)
+    url = _url(host, server.server_port, "https" if tls else "http")
     if not state.public_url:
         state.public_url = url
     return server, state, url

@@ -96,6 +96,9 @@ class EmulatorConfig:
     #  "integrations": [{"type", "name", ...}]}
     seed: dict[str, Any] | None = None
     access_log: bool = False
+    # PEM files of the certificate (its chain) and key to serve HTTPS with; None: HTTP.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class RequestLog:
