@@ -504,5 +504,10 @@ def read_table(document: Any, origin: str) -> Table:
             raise SampleError(f"{at}: routing_type must be 'regex' or 'jinja2', got {kind!r}")
         if item.get("name") is not None and not isinstance(item["name"], str):
             raise SampleError(f"{at}: name must be a string")
+        if kind == "regex":
+            try:
+                re.compile(term.strip())
+            except (re.error, RecursionError) as exc:
+                raise SampleError(f"{at}: the regex does not compile ({exc})") from None
     routes, _ = declared_routes(document)
     return Table(routes or [], default_chain)

@@ -46,14 +46,14 @@ class Finding:
     every_sample: bool = False
     """True when it happens on every sample (they are then not listed)."""
 
-    def text(self, integration: str) -> str:
+    def text(self, integration: str, what: str = "integration") -> str:
         where = ""
         if self.every_sample and len(self.samples) > 1:
             where = f" on all {len(self.samples)} samples"
         elif self.samples:
             noun = "sample" if len(self.samples) == 1 else "samples"
             where = f" on {noun} " + ", ".join(repr(s) for s in self.samples)
-        return f"integration {integration!r}: {self.template}{where}: {self.problem}"
+        return f"{what} {integration!r}: {self.template}{where}: {self.problem}"
 
 
 @dataclass
@@ -193,6 +193,22 @@ def check(
             routing.problems(route_list, report.routed, quote), len(samples)
         )
     return report
+
+
+def check_routes(
+    name: str,
+    routes: list[routing.Route],
+    samples: list[Sample],
+    expectations: list[routing.Expectation],
+    labels: Mapping[str, Any],
+) -> tuple[list[routing.Routed], list[Finding]]:
+    """A routing table on its own: where each sample lands, and the findings."""
+    jinja = [r.as_declared() for r in routes if r.type == "jinja2"]
+    at = {r.path: r.index for r in routes}
+    rendered = _render_worker.render_samples(name, jinja, samples, labels)
+    results = [{at[t.path]: result for t, result in per_sample} for per_sample in rendered]
+    routed = routing.simulate(routes, samples, results, expectations)
+    return routed, _merge(routing.problems(routes, routed), len(samples))
 
 
 def _is_scalar(value: Any) -> bool:
