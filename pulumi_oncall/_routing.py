@@ -285,7 +285,7 @@ def problems(
         found += _shadowed(routes, route, routed)
     for r in routed:
         if r.as_expected is False:
-            found.append(_missed(routes, r))
+            found.append(_missed(routes, r, quote))
     return found
 
 
@@ -323,7 +323,7 @@ def _jinja_problems(
         problem = (
             f"renders {shown}, which OnCall never takes: a Jinja2 route is taken only when it "
             f"renders 1, true or ok (stripped, any case); make it a comparison, such as "
-            f"{_comparison(route.term, texts[0] if quote else None)}"
+            f"{_comparison(route.term if quote else '', texts[0] if quote else None)}"
         )
         found += [(route.label, problem, s.name) for s, _ in values]
     return found
@@ -361,7 +361,8 @@ def _regex_problems(
     for sample, _ in verdicts:
         how = _other_json_match(route.term, sample.payload)
         if how is not None:
-            found.append((route.label, _json_problem(route.term, how, sample.payload), sample.name))
+            problem = _json_problem(route.term, how, sample.payload, quote)
+            found.append((route.label, problem, sample.name))
     return found
 
 
@@ -378,7 +379,7 @@ def _other_json_match(term: str, payload: Any) -> tuple[bool, bool] | None:
     return None
 
 
-def _json_problem(term: str, how: tuple[bool, bool], payload: Any) -> str:
+def _json_problem(term: str, how: tuple[bool, bool], payload: Any, quote: bool) -> str:
     compact, raw = how
     ways = []
     if compact:
@@ -396,7 +397,7 @@ def _json_problem(term: str, how: tuple[bool, bool], payload: Any) -> str:
         f"{' and '.join(facts)}"
     )
     fixed = _fixed_regex(term, compact, raw)
-    if fixed != term and search(fixed, oncall_json(payload)):
+    if quote and fixed != term and search(fixed, oncall_json(payload)):
         problem += f"; {fixed!r} matches it"
     return problem
 
@@ -426,7 +427,7 @@ def _shadowed(routes: Sequence[Route], route: Route, routed: Sequence[Routed]) -
     return [(route.label, problem, r.sample.name) for r in matching]
 
 
-def _missed(routes: Sequence[Route], r: Routed) -> Problem:
+def _missed(routes: Sequence[Route], r: Routed, quote: bool) -> Problem:
     want = r.expected
     where = routes[want].label if want is not None else "default_route"
     lands = _landing(routes, r.taken)
@@ -439,12 +440,12 @@ def _missed(routes: Sequence[Route], r: Routed) -> Problem:
     else:
         problem = (
             f"the sample is expected here, but the route does not take it "
-            f"({_why_not(routes[want], r.verdicts[want])}), so it lands on {lands}"
+            f"({_why_not(routes[want], r.verdicts[want], quote)}), so it lands on {lands}"
         )
     return (where, problem, r.sample.name)
 
 
-def _why_not(route: Route, verdict: Verdict) -> str:
+def _why_not(route: Route, verdict: Verdict, quote: bool) -> str:
     if route.type == "regex":
         if verdict.gave_up:
             return "the regex search gave up"
@@ -452,7 +453,7 @@ def _why_not(route: Route, verdict: Verdict) -> str:
     result = verdict.rendered
     if result is None or not result.ok:
         return "the template fails to render"
-    return f"renders {_quote(result.text, True)}, not 1, true or ok"
+    return f"renders {_quote(result.text, quote)}, not 1, true or ok"
 
 
 # --- Describing where samples land --------------------------------------------------

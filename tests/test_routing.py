@@ -204,7 +204,13 @@ def test_a_catastrophic_regex_gives_up_and_is_a_finding() -> None:
 def test_secret_routes_keep_rendered_text_out() -> None:
     report = routed([{"routing_type": "jinja2", "routing_regex": TEAM}], quote=False)
     [text] = texts(report)
-    assert "'db'" not in text and "text not shown" in text
+    assert "'db'" not in text and "payload.team" not in text and "text not shown" in text
+    compact = {"routing_regex": '"severity":"critical"'}
+    test = {"routing_type": "jinja2", "routing_regex": '{{ payload.team == "x" }}'}
+    report = routed([compact, test], expecting(1, None, None, None), quote=False)
+    shown = "\n".join(texts(report))
+    assert "without spaces after" in shown and "matches it" not in shown
+    assert "'False'" not in shown and "renders (text not shown" in shown
 
 
 # --- Expectations -------------------------------------------------------------------
