@@ -28,6 +28,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import regex
@@ -207,31 +208,43 @@ _gave_up: set[str] = set()
 """Patterns that ran past the timeout: not run again in this process."""
 
 
+@lru_cache(maxsize=1024)
+def _pattern(term: str) -> Any:
+    """The compiled pattern, or None when `re` refuses it (as OnCall compiles it)."""
+    try:
+        re.compile(term)
+        return regex.compile(term)
+    except (re.error, regex.error, RecursionError, OverflowError):
+        return None
+
+
 def search(term: str, text: str) -> bool | None:
     """OnCall's `re.search(term, text)`, bounded; None when it gave up."""
     if term in _gave_up:
         return None
-    try:
-        re.compile(term)
-    except (re.error, RecursionError, OverflowError):
+    pattern = _pattern(term)
+    if pattern is None:
         return False  # OnCall logs re.error and takes the route as unsatisfied
     try:
-        return regex.search(term, text, timeout=REGEX_TIMEOUT) is not None
+        return pattern.search(text, timeout=REGEX_TIMEOUT) is not None
     except TimeoutError:
         _gave_up.add(term)
         return None
-    except (regex.error, RecursionError, OverflowError):
+    except (RecursionError, OverflowError):
         return False
 
 
-def takes(route: Route, payload: Any, rendered: Rendered | None) -> Verdict:
+def takes(
+    route: Route, payload: Any, rendered: Rendered | None, text: str | None = None
+) -> Verdict:
     """Whether `route` is satisfied by an alert with body `payload`.
 
-    For a Jinja2 route `rendered` is its result for the alert (from the render process).
+    For a Jinja2 route `rendered` is its result for the alert (from the render process);
+    `text` is the payload's JSON text when it is at hand.
     """
     if route.type == "jinja2":
         return Verdict(rendered is not None and rendered.ok and is_signal(rendered.text), rendered)
-    found = search(route.term, oncall_json(payload))
+    found = search(route.term, oncall_json(payload) if text is None else text)
     return Verdict(bool(found), gave_up=found is None)
 
 
@@ -247,7 +260,8 @@ def simulate(
     """
     out: list[Routed] = []
     for s, sample in enumerate(samples):
-        verdicts = tuple(takes(r, sample.payload, rendered[s].get(r.index)) for r in routes)
+        text = oncall_json(sample.payload) if any(r.type == "regex" for r in routes) else None
+        verdicts = tuple(takes(r, sample.payload, rendered[s].get(r.index), text) for r in routes)
         taken = next((i for i, v in enumerate(verdicts) if v.satisfied), None)
         expects, want = expected[s] if expected is not None else (False, None)
         out.append(Routed(sample, taken, verdicts, expects, want))
@@ -276,12 +290,13 @@ def problems(
 ) -> list[Problem]:
     """The findings on the routes, one tuple per sample they happen on."""
     found: list[Problem] = []
+    others: dict[int, list[str]] = {}  # per sample, written once for all routes
     for route in routes:
         verdicts = [(r.sample, r.verdicts[route.index]) for r in routed]
         if route.type == "jinja2":
             found += _jinja_problems(route, verdicts, quote)
         else:
-            found += _regex_problems(route, verdicts, quote)
+            found += _regex_problems(route, verdicts, quote, others)
         found += _shadowed(routes, route, routed)
     for r in routed:
         if r.as_expected is False:
@@ -341,7 +356,7 @@ def _comparison(term: str, text: str | None) -> str:
 
 
 def _regex_problems(
-    route: Route, verdicts: list[tuple[Sample, Verdict]], quote: bool
+    route: Route, verdicts: list[tuple[Sample, Verdict]], quote: bool, others: dict[int, list[str]]
 ) -> list[Problem]:
     found: list[Problem] = []
     for sample, verdict in verdicts:
@@ -358,8 +373,10 @@ def _regex_problems(
             )
     if any(v.satisfied or v.gave_up for _, v in verdicts):
         return found
-    for sample, _ in verdicts:
-        how = _other_json_match(route.term, sample.payload)
+    for s, (sample, _) in enumerate(verdicts):
+        if s not in others:
+            others[s] = _other_texts(sample.payload)
+        how = _other_json_match(route.term, others[s])
         if how is not None:
             problem = _json_problem(route.term, how, sample.payload, quote)
             found.append((route.label, problem, sample.name))
@@ -370,12 +387,23 @@ _COMPACT = {"separators": (",", ":")}
 _RAW = {"ensure_ascii": False}
 
 
-def _other_json_match(term: str, payload: Any) -> tuple[bool, bool] | None:
-    """(compact, raw) of the first other way of writing the JSON that the regex matches."""
-    for compact, raw in ((True, False), (False, True), (True, True)):
+_WAYS = ((True, False), (False, True), (True, True))
+
+
+def _other_texts(payload: Any) -> list[str]:
+    """The payload's JSON written the other ways, in the order of `_WAYS`."""
+    texts = []
+    for compact, raw in _WAYS:
         options = {**(_COMPACT if compact else {}), **(_RAW if raw else {})}
-        if search(term, json.dumps(payload, **options)):  # type: ignore[arg-type]
-            return compact, raw
+        texts.append(json.dumps(payload, **options))  # type: ignore[arg-type]
+    return texts
+
+
+def _other_json_match(term: str, texts: list[str]) -> tuple[bool, bool] | None:
+    """(compact, raw) of the first other way of writing the JSON that the regex matches."""
+    for way, text in zip(_WAYS, texts, strict=True):
+        if search(term, text):
+            return way
     return None
 
 

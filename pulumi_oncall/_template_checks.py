@@ -140,7 +140,8 @@ def check(
     expectations: list[routing.Expectation] = []
     if routes_unknown:
         report.unknown.append("routes")
-    else:
+    elif route_list is not None or routes is None:
+        # Malformed routes are the provider check's to report, not a missing route.
         expectations = routing.resolve_expectations(route_list, samples)
     report.routes, report.default_chain = route_list, default_chain
     if isinstance(default_chain, Unknown):

@@ -301,6 +301,9 @@ def test_routes_not_known_yet_are_skipped_and_said() -> None:
     assert "routes" in report.unknown
     report = routed([{"routing_regex": UNKNOWN}], TEAMS)
     assert report.routes is None and "routes" in report.unknown
+    # Malformed routes fail the provider's check, which says how.
+    report = routed([{"routing_regex": "  "}], expecting("x", None, None, None))
+    assert report.routes is None and report.routing_findings == []
 
 
 def test_strict_counts_routing_findings_apart() -> None:
