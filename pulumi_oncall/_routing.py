@@ -383,20 +383,16 @@ def _regex_problems(
     return found
 
 
-_COMPACT = {"separators": (",", ":")}
-_RAW = {"ensure_ascii": False}
-
-
 _WAYS = ((True, False), (False, True), (True, True))
+"""The other ways of writing the JSON: (compact, non-ASCII as it is)."""
 
 
 def _other_texts(payload: Any) -> list[str]:
     """The payload's JSON written the other ways, in the order of `_WAYS`."""
-    texts = []
-    for compact, raw in _WAYS:
-        options = {**(_COMPACT if compact else {}), **(_RAW if raw else {})}
-        texts.append(json.dumps(payload, **options))  # type: ignore[arg-type]
-    return texts
+    return [
+        json.dumps(payload, separators=(",", ":") if compact else None, ensure_ascii=not raw)
+        for compact, raw in _WAYS
+    ]
 
 
 def _other_json_match(term: str, texts: list[str]) -> tuple[bool, bool] | None:
