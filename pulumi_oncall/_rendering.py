@@ -162,7 +162,7 @@ def grouping_hash(text: str | None) -> str | None:
 
 STATES = ("firing", "resolved", "acknowledged")
 SAMPLE_SET_KEY = "oncall_samples"
-SAMPLE_KEYS = frozenset({"name", "alert", "state", "payload"})
+SAMPLE_KEYS = frozenset({"name", "alert", "state", "payload", "route"})
 
 
 EMPTY_SAMPLES = (
@@ -185,6 +185,8 @@ class Sample:
     """`firing`, `resolved` or `acknowledged`; None for a plain payload."""
     alert: str | None = None
     """Which alert it belongs to: samples of one alert must group together."""
+    route: str | int | None = None
+    """Where it must land: a route's name, its index, or `default`; None: anywhere."""
 
     def describe(self) -> str:
         facts = [f for f in (self.state, self.alert and f"alert {self.alert}") if f]
@@ -223,7 +225,8 @@ def parse_samples(document: Any, origin: str) -> list[Sample]:
     """Samples in a JSON value: a sample set, a list of payloads, or one payload.
 
     A sample set is an object with an `oncall_samples` list, each entry holding
-    `payload` and optionally `name`, `state` and `alert`. Anything else is taken as
+    `payload` and optionally `name`, `state`, `alert` and `route` (where it must
+    land: a route's name, its index, or `default`). Anything else is taken as
     it is: an alert payload with no metadata (a list: one payload per item).
     """
     if isinstance(document, Mapping) and SAMPLE_SET_KEY in document:
@@ -253,12 +256,32 @@ def _sample_entry(entry: Any, origin: str) -> Sample:
     for key in ("name", "alert"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             raise SampleError(f"{origin}: `{key}` must be a string")
+    route = entry.get("route")
+    if route is not None:
+        problem = _route_problem(route)
+        if problem:
+            raise SampleError(f"{origin}: {problem}")
     return Sample(
         name=entry.get("name") or origin,
         payload=entry["payload"],
         state=state,
         alert=entry.get("alert"),
+        route=route,
     )
+
+
+def _route_problem(value: Any) -> str | None:
+    """Why an entry's `route` cannot say where the sample must land, or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return (
+            "`route` must be a route's name, its index (0 for routes[0]) or 'default'; "
+            f"got {type(value).__name__}"
+        )
+    if isinstance(value, int) and value < 0:
+        return f"`route` {value} is not an index: routes count from 0"
+    if isinstance(value, str) and not value.strip():
+        return "`route` is empty: give a route's name, its index or 'default'"
+    return None
 
 
 def load_samples(entries: Sequence[Any], base: Path) -> list[Sample]:

@@ -194,6 +194,8 @@ class Integration(Resource, module="oncall", name="Integration"):
             dynamic_labels=dynamic_labels,
             samples=template_samples,
             labels=labels,
+            routes=routes,
+            default_route=default_route,
         )
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""Template findings at preview: rendering declared templates against sample alerts.
+"""Template findings at preview: rendering declared templates against sample alerts,
+and routing the samples through the declared routes (`_routing`).
 
 Runs in the program, not the provider: a dynamic provider's `check` can only fail,
 it has no warning channel, while the program can attach warnings to the resource
@@ -21,6 +22,7 @@ from pulumi.output import Unknown
 from . import _program_checks as program_checks
 from . import _render_worker
 from . import _rendering as rendering
+from . import _routing as routing
 from . import _schema as schema
 from ._rendering import Declared, Rendered, Sample
 
@@ -44,14 +46,14 @@ class Finding:
     every_sample: bool = False
     """True when it happens on every sample (they are then not listed)."""
 
-    def text(self, integration: str) -> str:
+    def text(self, integration: str, what: str = "integration") -> str:
         where = ""
         if self.every_sample and len(self.samples) > 1:
             where = f" on all {len(self.samples)} samples"
         elif self.samples:
             noun = "sample" if len(self.samples) == 1 else "samples"
             where = f" on {noun} " + ", ".join(repr(s) for s in self.samples)
-        return f"integration {integration!r}: {self.template}{where}: {self.problem}"
+        return f"{what} {integration!r}: {self.template}{where}: {self.problem}"
 
 
 @dataclass
@@ -64,6 +66,16 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     """Templates whose value is not known yet (computed from another resource)."""
+    routes: list[routing.Route] | None = None
+    """The declared routes, None when there are none to simulate."""
+    routed: list[routing.Routed] = field(default_factory=list)
+    """Where each sample lands, when there are routes."""
+    routing_findings: list[Finding] = field(default_factory=list)
+    default_chain: Any = None
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return self.findings + self.routing_findings
 
 
 def declared_templates(templates: Any, dynamic_labels: Any) -> tuple[list[Declared], list[str]]:
@@ -107,11 +119,15 @@ def check(
     labels: Any = None,
     samples: list[Sample] | None = None,
     quote: bool = True,
+    routes: Any = None,
+    default_chain: Any = None,
 ) -> Report:
-    """Render every declared template against the samples and collect the findings.
+    """Render every declared template against the samples and collect the findings;
+    route the samples through `routes` (as declared) and collect those findings.
 
     `samples` None means the type's built-in ones. `quote` False keeps rendered text
-    out of the findings (the templates are secret).
+    out of the findings (the templates are secret). An expectation that names no
+    route raises `routing.ExpectationError`.
     """
     if samples is None:
         samples = rendering.builtin_samples(type_) if type_ else []
@@ -120,6 +136,18 @@ def check(
         samples_from = "template_samples"
     declared, unknown = declared_templates(templates, dynamic_labels)
     report = Report(integration, type_, samples, samples_from, unknown=unknown)
+    route_list, routes_unknown = routing.declared_routes(routes, lambda v: isinstance(v, Unknown))
+    expectations: list[routing.Expectation] = []
+    if routes_unknown:
+        report.unknown.append("routes")
+    elif route_list is not None or routes is None:
+        # Malformed routes are the provider check's to report, not a missing route.
+        expectations = routing.resolve_expectations(route_list, samples)
+    report.routes, report.default_chain = route_list, default_chain
+    if isinstance(default_chain, Unknown):
+        report.default_chain = routing.UNKNOWN_CHAIN
+    jinja_routes = [r.as_declared() for r in route_list or [] if r.type == "jinja2"]
+    route_at = {r.path: r.index for r in route_list or []}
     problems: list[tuple[str, str, str | None]] = []
 
     renderable = []
@@ -140,10 +168,17 @@ def check(
     static = {
         k: v for k, v in (labels if isinstance(labels, Mapping) else {}).items() if _is_scalar(v)
     }
-    # One job for the render process: every template for every sample.
-    rendered = _render_worker.render_samples(integration, renderable, samples, static)
+    # One job for the render process: every template and Jinja2 route for every sample.
+    rendered = _render_worker.render_samples(
+        integration, renderable + jinja_routes, samples, static
+    )
+    route_results: list[dict[int, Rendered]] = []
     for sample, results in zip(samples, rendered, strict=True):
+        route_results.append({})
         for template, result in results:
+            if template.kind == routing.KIND:
+                route_results[-1][route_at[template.path]] = result
+                continue
             report.renderings.append(Rendering(template, sample, result))
             problems += [
                 (template.path, p, sample.name) for p in _problems(template, sample, result, quote)
@@ -153,7 +188,28 @@ def check(
     order = {t.path: i for i, t in enumerate(declared)}
     problems.sort(key=lambda p: order.get(p[0], -1))
     report.findings = _merge(problems, len(samples))
+    if route_list is not None:
+        report.routed = routing.simulate(route_list, samples, route_results, expectations)
+        report.routing_findings = _merge(
+            routing.problems(route_list, report.routed, quote), len(samples)
+        )
     return report
+
+
+def check_routes(
+    name: str,
+    routes: list[routing.Route],
+    samples: list[Sample],
+    expectations: list[routing.Expectation],
+    labels: Mapping[str, Any],
+) -> tuple[list[routing.Routed], list[Finding]]:
+    """A routing table on its own: where each sample lands, and the findings."""
+    jinja = [r.as_declared() for r in routes if r.type == "jinja2"]
+    at = {r.path: r.index for r in routes}
+    rendered = _render_worker.render_samples(name, jinja, samples, labels)
+    results = [{at[t.path]: result for t, result in per_sample} for per_sample in rendered]
+    routed = routing.simulate(routes, samples, results, expectations)
+    return routed, _merge(routing.problems(routes, routed), len(samples))
 
 
 def _is_scalar(value: Any) -> bool:
@@ -292,6 +348,7 @@ class _Strict:
 
     pending: int = 0
     findings: int = 0
+    routing: int = 0
     integrations: list[str] = field(default_factory=list)
 
 
@@ -318,8 +375,11 @@ def schedule(
     dynamic_labels: pulumi.Input[Mapping[str, Any]] | None,
     samples: Sequence[Mapping[str, Any] | str] | None,
     labels: pulumi.Input[Mapping[str, Any]] | None = None,
+    routes: pulumi.Input[Sequence[Any]] | None = None,
+    default_route: pulumi.Input[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Once the values are known, render them and report findings on `resource`."""
+    """Once the values are known, render them, route the samples, and report findings
+    on `resource`."""
     sink = _sink
     integration = resource.pulumi_resource_name
     if isinstance(samples, Sequence) and not isinstance(samples, (str, bytes)) and not samples:
@@ -335,20 +395,29 @@ def schedule(
     except rendering.SampleError as exc:
         raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
     strict = current == "strict"
+    # Only what routing reads: a chain id not known yet must not hold up the checks.
+    # The chains are shown by `render --program` only, where mocks know them.
+    route_input = _routing_input(routes, chains=sink is not None)
+    chain_input = _default_chain(default_route) if sink is not None else None
 
     def run(values: Sequence[Any], quote: bool = True) -> Report:
-        type_value, templates_value, dynamic_value, labels_value = values
-        return check(
-            integration,
-            type_=type_value if isinstance(type_value, str) else None,
-            templates=templates_value,
-            dynamic_labels=dynamic_value,
-            labels=labels_value,
-            samples=user_samples,
-            quote=quote,
-        )
+        type_value, templates_value, dynamic_value, labels_value, routes_value, chain = values
+        try:
+            return check(
+                integration,
+                type_=type_value if isinstance(type_value, str) else None,
+                templates=templates_value,
+                dynamic_labels=dynamic_value,
+                labels=labels_value,
+                samples=user_samples,
+                quote=quote,
+                routes=routes_value,
+                default_chain=chain,
+            )
+        except routing.ExpectationError as exc:
+            raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
 
-    plain = (type_, templates, dynamic_labels, labels)
+    plain = (type_, templates, dynamic_labels, labels, route_input, chain_input)
     if not any(program_checks.deferred(v) for v in plain):
         # Plain values (the common case) are checked at once; only findings need the
         # resource's URN, so a clean integration costs no Output machinery at all.
@@ -356,43 +425,65 @@ def schedule(
         if sink is not None:
             sink(result)
             return
-        if not result.findings:
+        if not result.all_findings:
             return
-    inputs = pulumi.Output.all(resource.urn, type_, templates, dynamic_labels, labels)
+    inputs = pulumi.Output.all(resource.urn, *plain)
     if strict:
         _strict.pending += 1
 
     async def report(values: Any) -> None:
         if isinstance(values, Unknown):
-            values = [None, values, values, values, values]
+            values = [None] + [values] * len(plain)
         result = run(values[1:], quote=not await inputs.is_secret())
         if sink is not None:
             sink(result)
             return
         log = pulumi.log.error if strict else pulumi.log.warn
-        for finding in result.findings:
+        for finding in result.all_findings:
             log(finding.text(integration), resource=resource)
         # pulumi.log sends resource-attached messages from a task of its own: let them
         # go out before a strict failure can end the program.
         await asyncio.sleep(0)
         if strict:
-            _fail_when_all_reported(integration, len(result.findings))
+            _fail_when_all_reported(integration, len(result.findings), len(result.routing_findings))
 
     # Nothing reads the result: the runtime waits for every output before it ends.
     _: pulumi.Output[None] = inputs.apply(report, run_with_unknowns=True)
 
 
-def _fail_when_all_reported(integration: str, findings: int) -> None:
+def _routing_input(routes: Any, chains: bool) -> Any:
+    """The fields of `routes` that routing reads (with `chains`, the chain ids too)."""
+    keys = ("routing_regex", "routing_type", "name") + (("escalation_chain_id",) if chains else ())
+    if isinstance(routes, (list, tuple)):
+        return [{k: r.get(k) for k in keys} if isinstance(r, Mapping) else r for r in routes]
+    return routes
+
+
+def _default_chain(default_route: Any) -> Any:
+    if isinstance(default_route, Mapping):
+        return default_route.get("escalation_chain_id")
+    return default_route.apply(_default_chain) if isinstance(default_route, pulumi.Output) else None
+
+
+def _fail_when_all_reported(integration: str, findings: int, routing_findings: int = 0) -> None:
     _strict.pending -= 1
-    if findings:
+    if findings or routing_findings:
         _strict.findings += findings
+        _strict.routing += routing_findings
         _strict.integrations.append(integration)
-    if _strict.pending or not _strict.findings:
+    if _strict.pending or not (_strict.findings or _strict.routing):
         return
-    count, names = _strict.findings, ", ".join(map(repr, _strict.integrations))
-    _strict.findings, _strict.integrations = 0, []
+    count, routed = _strict.findings, _strict.routing
+    names = ", ".join(map(repr, _strict.integrations))
+    _strict.findings, _strict.routing, _strict.integrations = 0, 0, []
+    what = [
+        f"{n} {kind} finding{'s' if n != 1 else ''}"
+        for n, kind in ((count, "template"), (routed, "routing"))
+        if n
+    ]
+    fix = "the templates" if not routed else "the templates and routes" if count else "the routes"
     raise pulumi.RunError(
-        f"{count} template finding{'s' if count != 1 else ''} on {names} (shown on each "
-        f"integration) and {CONFIG_KEY} is strict. Fix the templates, give the integration "
-        f"template_samples that match its alerts, or set {CONFIG_KEY} to warn."
+        f"{' and '.join(what)} on {names} (shown on each integration) and {CONFIG_KEY} is "
+        f"strict. Fix {fix}, give the integration template_samples that match its alerts, "
+        f"or set {CONFIG_KEY} to warn."
     )

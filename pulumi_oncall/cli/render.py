@@ -5,6 +5,7 @@ template of a Pulumi program, under Pulumi's mocks. No API call, no stack needed
     python -m pulumi_oncall render --type alertmanager --as resolve_signal \\
         --template '{{ payload.status == "resolved" }}' --sample resolved
     python -m pulumi_oncall render --program [--cwd DIR]
+    python -m pulumi_oncall render --routes routes.json --type alertmanager
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import _render_worker
+from .. import _routing as routing
 from .. import _template_checks as template_checks
 from .._rendering import (
     BOUND_CONSEQUENCE,
@@ -51,7 +53,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--program",
         action="store_true",
-        help="render every template of the Pulumi program in --cwd against its samples",
+        help="render every template of the Pulumi program in --cwd against its samples, "
+        "and route them",
+    )
+    what.add_argument(
+        "--routes",
+        type=Path,
+        metavar="FILE",
+        help="route the samples through the routes in a JSON file: a list of routes, or "
+        "an object with `routes` (and optionally `default_route`)",
     )
     parser.add_argument(
         "--type",
@@ -107,6 +117,8 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         if args.program:
             config = _pairs(args.config, "--config")
             return render_program(args.cwd.resolve(), args.stack, config, args.sample)
+        if args.routes is not None:
+            return _render_routes(args)
         return _render_one(args)
     except SampleError as exc:
         print(f"render: {exc}", file=sys.stderr)
@@ -131,18 +143,7 @@ def _render_one(args: argparse.Namespace) -> int:
             raise SampleError(f"cannot read {args.template_file}: {exc.strerror}") from None
     else:
         template = args.template
-    if args.payload:
-        samples = [s for path in args.payload for s in read_sample_file(path)]
-    elif args.type:
-        samples = builtin_samples(args.type)
-        if not samples:
-            raise SampleError(
-                f"type {args.type!r} has no built-in samples (those that do: "
-                f"{', '.join(builtin_types())}); give --payload FILE"
-            )
-    else:
-        raise SampleError("give --type TYPE (its built-in samples) or --payload FILE")
-
+    samples = _samples(args)
     labels = _pairs(args.label, "--label")
     chosen = pick(samples, args.sample)
     limit = limit_for(args.kind)
@@ -159,6 +160,49 @@ def _render_one(args: argparse.Namespace) -> int:
             print(f"==> {line}")
         failed = failed or not rendered.ok or bool(rendered.notes)
     return 1 if failed else 0
+
+
+def _samples(args: argparse.Namespace) -> list[Any]:
+    if args.payload:
+        return [s for path in args.payload for s in read_sample_file(path)]
+    if args.type:
+        samples = builtin_samples(args.type)
+        if not samples:
+            raise SampleError(
+                f"type {args.type!r} has no built-in samples (those that do: "
+                f"{', '.join(builtin_types())}); give --payload FILE"
+            )
+        return samples
+    raise SampleError("give --type TYPE (its built-in samples) or --payload FILE")
+
+
+def _render_routes(args: argparse.Namespace) -> int:
+    """Route the samples through a routing table from a file, as OnCall would."""
+    path: Path = args.routes
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SampleError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SampleError(f"{path} is not valid JSON: {exc}") from None
+    table = routing.read_table(document, path.name)
+    samples = _samples(args)
+    expectations = routing.resolve_expectations(table.routes, samples)
+    labels = _pairs(args.label, "--label")
+    routed, found = template_checks.check_routes(
+        path.name, table.routes, samples, expectations, labels
+    )
+    chosen = {s.name for s in pick(samples, args.sample)}
+    for r in routed:
+        if r.sample.name in chosen:
+            print(f"--- sample {r.sample.describe()}")
+            print(f"==> {routing.describe(table.routes, r, table.default_chain)}")
+    if found:
+        print("findings:")
+        print("\n".join(f"  - {f.text(path.name, 'routes file')}" for f in found))
+    else:
+        print("no findings")
+    return 1 if found else 0
 
 
 def format_rendered(rendered: Rendered) -> str:
@@ -230,7 +274,7 @@ def render_program(
 
     findings = 0
     for report in reports:
-        findings += len(report.findings)
+        findings += len(report.all_findings)
         print(_format_report(report, which))
     if not reports:
         print("the program declares no integrations")
@@ -284,9 +328,16 @@ def _format_report(report: Any, which: str | None) -> str:
         lines.append(f"-- {path}: not known without a deployment (from another resource); skipped")
     if not report.samples:
         lines.append("(no samples for this type: templates are only compile-checked)")
-    if report.findings:
+    if report.routes is not None and report.samples:
+        lines.append("-- routes")
+        for routed in report.routed:
+            if routed.sample.name in chosen:
+                lines.append(f"--- sample {routed.sample.describe()}")
+                line = routing.describe(report.routes, routed, report.default_chain)
+                lines.append(f"==> {line}")
+    if report.all_findings:
         lines.append("findings:")
-        lines += [f"  - {f.text(report.integration)}" for f in report.findings]
+        lines += [f"  - {f.text(report.integration)}" for f in report.all_findings]
     else:
         lines.append("no findings")
     return "\n".join(lines) + "\n"
