@@ -7,15 +7,19 @@ Our exception hierarchy:
   x ProgramError              also a pulumi.RunError: the program stops with one line
     + LookupFailed            a lookup found nothing, too much, or could not ask
   x SampleError               also a ValueError: template_samples that cannot be used
+    + ExpectationError        a sample's `route` names no route of the integration
+  x StateError                also a ValueError: a state to migrate from that cannot be read
   x ValidationError           400: the server refused the request body
   x AuthError                 401/403: the token is wrong, or lacks a permission
   x NotFoundError             404
   x NotOnCallAPIError         the answer was not JSON: not the OnCall API
-  x TLSError                  the TLS handshake or certificate failed
+  x NoAnswerError             no HTTP answer; `request_sent` says if the server saw it
+    + TLSError                the TLS handshake or certificate failed
+    + TransportError          refused, reset, timed out, malformed (also transient)
   x TransientError            may succeed if tried again (the retry policy's base)
     + ThrottledError          429
     + ServerError             5xx
-    + TransportError          no answer: refused, reset, timed out, malformed
+    + TransportError          (see above)
   x OutcomeUnknownError       a create may or may not have happened
   x ConflictError             the name is taken by an integration not ours to adopt
 
@@ -64,6 +68,14 @@ class SampleError(OnCallError, ValueError):
     """`template_samples` (or a sample file) that cannot be rendered against."""
 
 
+class ExpectationError(SampleError):
+    """A sample's `route` names no route of the integration; the message says the fix."""
+
+
+class StateError(OnCallError, ValueError):
+    """A state file to migrate from that cannot be read: one line that says what was found."""
+
+
 class ValidationError(OnCallError):
     """400: the server refused the request body. `errors` holds `field: message` lines."""
 
@@ -99,7 +111,7 @@ class NotOnCallAPIError(OnCallError):
     """The answer was not JSON: the URL most likely does not point at the OnCall API."""
 
 
-class _NoAnswer(OnCallError):
+class NoAnswerError(OnCallError):
     """No HTTP answer came back. `request_sent` is False when the server cannot have
     seen the request."""
 
@@ -113,7 +125,7 @@ class _NoAnswer(OnCallError):
         return self.request_sent
 
 
-class TLSError(_NoAnswer):
+class TLSError(NoAnswerError):
     """The TLS handshake or the certificate failed: trying again cannot help."""
 
 
@@ -152,7 +164,7 @@ class ServerError(TransientError):
     """5xx: the server failed. The write may or may not have happened."""
 
 
-class TransportError(_NoAnswer, TransientError):
+class TransportError(NoAnswerError, TransientError):
     """No HTTP answer: connection refused, reset, timed out, or a malformed answer."""
 
 

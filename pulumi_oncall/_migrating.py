@@ -30,6 +30,7 @@ from typing import Any, Literal
 from . import _exporting as exporting
 from . import _model as model
 from ._client import JSONObject
+from ._exceptions import StateError
 
 Tool = Literal["terraform", "pulumi"]
 
@@ -53,10 +54,6 @@ _KEY = r'\[(?:[0-9]+|"(?:[^"\\]|\\.)*")\]'
 _MODULE = re.compile(rf"module\.{_IDENT}(?:{_KEY})?(?:\.module\.{_IDENT}(?:{_KEY})?)*")
 _NAME = re.compile(_IDENT)
 _PROVIDER = re.compile(r'(?:module\..+\.)?provider\["([^"]+)"\](?:\.[A-Za-z_][A-Za-z0-9_-]*)?')
-
-
-class StateError(ValueError):
-    """A state file that cannot be read: one line that says what was found."""
 
 
 @dataclass(frozen=True)

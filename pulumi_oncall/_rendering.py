@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from jinja2 import Template, TemplateAssertionError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
+from ._exceptions import SampleError
 from ._templating import REGEX_TIMEOUT, RenderBoundError, collect_give_ups, environment
 
 if TYPE_CHECKING:
@@ -169,10 +170,6 @@ EMPTY_SAMPLES = (
     "the list is empty, so no template would be checked: give at least one payload or "
     "JSON file, or omit template_samples to use the type's built-in samples"
 )
-
-
-class SampleError(ValueError):
-    """A sample that cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from typing import Any
 
 import regex
 
-from ._rendering import BOUND_CONSEQUENCE, Declared, Rendered, Sample, SampleError, is_signal
+from ._exceptions import ExpectationError, SampleError
+from ._rendering import BOUND_CONSEQUENCE, Declared, Rendered, Sample, is_signal
 from ._templating import REGEX_TIMEOUT
 
 KIND = "route"
@@ -43,10 +44,6 @@ DEFAULT = "default"
 NO_TEXTS = ("", "0", "false")
 """Rendered texts that read as a deliberate no: a route that renders them is not a mistake."""
 UNKNOWN_CHAIN = object()
-
-
-class ExpectationError(SampleError):
-    """A sample's `route` names no route of the integration; the message says the fix."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from . import _render_worker
 from . import _rendering as rendering
 from . import _routing as routing
 from . import _schema as schema
+from ._exceptions import ExpectationError, SampleError
 from ._rendering import Declared, Rendered, Sample
 
 CONFIG_KEY = "oncall:templateChecks"
@@ -127,7 +128,7 @@ def check(
 
     `samples` None means the type's built-in ones. `quote` False keeps rendered text
     out of the findings (the templates are secret). An expectation that names no
-    route raises `routing.ExpectationError`.
+    route raises `ExpectationError`.
     """
     if samples is None:
         samples = rendering.builtin_samples(type_) if type_ else []
@@ -392,7 +393,7 @@ def schedule(
         return
     try:
         user_samples = None if samples is None else rendering.load_samples(samples, Path.cwd())
-    except rendering.SampleError as exc:
+    except SampleError as exc:
         raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
     strict = current == "strict"
     # Only what routing reads: a chain id not known yet must not hold up the checks.
@@ -414,7 +415,7 @@ def schedule(
                 routes=routes_value,
                 default_chain=chain,
             )
-        except routing.ExpectationError as exc:
+        except ExpectationError as exc:
             raise pulumi.RunError(f"integration {integration!r}: template_samples: {exc}") from None
 
     plain = (type_, templates, dynamic_labels, labels, route_input, chain_input)

@@ -14,7 +14,8 @@ from pulumi_oncall import _rendering as rendering
 from pulumi_oncall import _schema as schema
 from pulumi_oncall import _template_checks as template_checks
 from pulumi_oncall.__main__ import main
-from pulumi_oncall._rendering import Sample, SampleError, render
+from pulumi_oncall._exceptions import SampleError
+from pulumi_oncall._rendering import Sample, render
 from pulumi_oncall._template_checks import check
 
 RESOLVED_TEST = '{{ payload.status == "resolved" }}'

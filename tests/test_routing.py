@@ -14,7 +14,8 @@ from pulumi.output import UNKNOWN
 from pulumi_oncall import _routing as routing
 from pulumi_oncall import _template_checks as template_checks
 from pulumi_oncall.__main__ import main
-from pulumi_oncall._rendering import Sample, SampleError, parse_samples
+from pulumi_oncall._exceptions import ExpectationError, SampleError
+from pulumi_oncall._rendering import Sample, parse_samples
 from pulumi_oncall._template_checks import check
 
 TEAM = "{{ payload.team }}"
@@ -277,7 +278,7 @@ def test_expectations_missed_say_where_the_sample_lands_and_why() -> None:
 def test_an_expectation_naming_no_route_is_an_error_with_the_fix(
     routes: Any, expected: Any, message: str
 ) -> None:
-    with pytest.raises(routing.ExpectationError) as caught:
+    with pytest.raises(ExpectationError) as caught:
         routed(routes, [Sample("db down", {}, route=expected)])
     assert message in str(caught.value)
 

@@ -3,6 +3,7 @@ made here (with the openssl command), trusted only through the CA bundle setting
 
 from __future__ import annotations
 
+import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -112,7 +113,10 @@ def test_through_the_cli(tmp_path: Path, https: EmulatorProcess, pki: Path) -> N
     assert "`pulumi config set oncall:caBundle /path/to/ca.pem`" in text
     assert "Traceback" not in text
 
-    project.run("config", "set", "oncall:caBundle", str(pki / "ca.pem"))
+    # A relative path is read from the project's directory, as the program's files are.
+    (project.dir / "certs").mkdir()
+    shutil.copy(pki / "ca.pem", project.dir / "certs" / "ca.pem")
+    project.run("config", "set", "oncall:caBundle", "certs/ca.pem")
     project.up()
     ca = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     rows = httpx.get(f"{https.url}/emulator/integrations", verify=ca).json()["integrations"]

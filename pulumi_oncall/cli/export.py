@@ -27,7 +27,7 @@ from .. import _config as config
 from .. import _migrating as migrating
 from .._client import JSONObject
 from .._connection import connect
-from .._exceptions import OnCallError
+from .._exceptions import OnCallError, StateError
 from .._exporting import names_by_id, program
 
 
@@ -124,7 +124,7 @@ def _read_state(tool: migrating.Tool, path: str) -> migrating.OldState:
         sys.exit(f"export: cannot read {migrating.shown(what)}: {exc.strerror or exc}")
     try:
         return migrating.read(tool, text, migrating.shown(what))
-    except migrating.StateError as exc:
+    except StateError as exc:
         sys.exit(f"export: {exc}")
 
 

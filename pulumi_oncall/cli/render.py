@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 from .. import _render_worker
 from .. import _routing as routing
 from .. import _template_checks as template_checks
+from .._exceptions import SampleError
 from .._rendering import (
     BOUND_CONSEQUENCE,
     CUT_MARK,
     KINDS,
     Rendered,
-    SampleError,
     builtin_samples,
     builtin_types,
     limit_for,
