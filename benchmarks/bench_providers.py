@@ -115,7 +115,7 @@ class OneGetIntegration(Integration, module="oncall", name="Integration"):
 # The program's `templates` config: what each integration declares.
 TEMPLATES: dict[str, dict[str, Any] | None] = {
     "web": {"web": {"title": "{{ payload.title }}"}},
-    "grouping_key": {"grouping_key": "{{ payload.labels.alertname }}"},
+    "grouping_key": {"grouping_key": "{{ payload.alert_uid }}"},
     "none": None,
 }
 

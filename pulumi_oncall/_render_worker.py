@@ -113,20 +113,29 @@ def render_samples(
     static: Mapping[str, Any],
 ) -> list[list[tuple[Declared, Rendered]]]:
     """Every declared template for every sample, as `rendering.render_sample` does."""
-    job = _Job(
-        {
-            "kind": "samples",
-            "integration": integration,
-            "declared": [[t.path, t.kind, t.source, t.group] for t in declared],
-            "payloads": [s.payload for s in samples],
-            "labels": dict(static),
-        }
-    )
-    for s, sample in enumerate(samples):
-        for t, template in enumerate(declared):
-            place = f"sample {sample.name!r} of integration {integration!r}"
-            job.add(f"{s}.{t}", template.source, template.limit, place)
-    results = _renderer.run(job)
+    body = {
+        "kind": "samples",
+        "integration": integration,
+        "declared": [[t.path, t.kind, t.source, t.group] for t in declared],
+        "payloads": [s.payload for s in samples],
+        "labels": dict(static),
+    }
+    # A render is a function of what the job sends: the integrations of a program that
+    # share templates, samples and labels are rendered once. The integration's name
+    # reaches a template only as `integration_name`.
+    named = any("integration_name" in t.source for t in declared)
+    memo = json.dumps({**body, "integration": integration if named else None}, default=str)
+    results = _rendered.get(memo)
+    if results is None:
+        job = _Job(body)
+        for s, sample in enumerate(samples):
+            for t, template in enumerate(declared):
+                place = f"sample {sample.name!r} of integration {integration!r}"
+                job.add(f"{s}.{t}", template.source, template.limit, place)
+        results = _renderer.run(job)
+        # A render that hit a bound is not reused: the next one says where it did.
+        if not any(wire[2] == "bound" for wire in results.values()):
+            _rendered[memo] = results
     order = rendering.render_order(declared)
     return [
         [(declared[t], _from_wire(results[f"{s}.{t}"])) for t in order] for s in range(len(samples))
@@ -375,6 +384,8 @@ def _crash(status: int | None, words: str) -> str:
 
 
 _renderer = _Renderer()
+# Results of `render_samples` jobs by what they send (`memo`).
+_rendered: dict[str, dict[str, Wire]] = {}
 
 
 # --- In the child -------------------------------------------------------------------
