@@ -8,14 +8,15 @@ gone; a CPU-time limit ends it even when a C call holds the interpreter.
 
 Work goes over the child's stdin and stdout as JSON lines, a whole job at a time (one
 integration: all its templates for all its samples), so a preview of many
-integrations costs one round trip each. Before each render the child writes which
-one it starts into a small file it shares with the parent (a line on the pipe for
-each would wake the parent once per render, which measured twice as slow on a busy
-machine); results go back in a batch whenever half a second has passed, and at the
-end of the job. When the child dies or goes silent, the parent reads which render
-did it, starts a new child and sends the job again with the results it has, that
-render marked as failed with the bound it hit. A template that ran past the time
-bound is not rendered again in this process.
+integrations costs one round trip each, and none for an integration whose job was
+done before (`render_samples` keeps the results of those that hit no bound). Before
+each render the child writes which one it starts into a small file it shares with
+the parent (a line on the pipe for each would wake the parent once per render, which
+measured twice as slow on a busy machine); results go back in a batch whenever half
+a second has passed, and at the end of the job. When the child dies or goes silent,
+the parent reads which render did it, starts a new child and sends the job again
+with the results it has, that render marked as failed with the bound it hit. A
+template that ran past the time bound is not rendered again in this process.
 
 The child imports jinja2, regex and the pure rendering code, nothing of Pulumi: it
 starts in about a tenth of a second.
