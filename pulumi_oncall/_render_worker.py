@@ -285,13 +285,13 @@ class _Renderer:
             return self._run(job)
 
     def close(self) -> None:
-        # At exit a thread may still be rendering: then the child is killed.
+        # At exit a thread may still be rendering. The child holds nothing worth a
+        # clean exit, and its interpreter's teardown would delay the program's: killed.
         locked = self._lock.acquire(timeout=1)
         try:
             child, self._child = self._child, None
             if child is not None and self._pid == os.getpid():
-                if not locked:
-                    child.end(kill=True)
+                child.end(kill=True)
                 child.dispose()
         finally:
             if locked:
