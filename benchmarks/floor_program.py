@@ -12,7 +12,7 @@ for i in range(config.require_int("count")):
         type="webhook",
         name=f"{pulumi.get_stack()} {i}",
         description_short=config.require("description"),
-        templates={"web": {"title": "{{ payload.title }}"}},
+        templates=bench_providers.TEMPLATES[config.get("templates") or "web"],
         **(
             {"routes": [{"routing_regex": f"svc-{i}-{n}"} for n in range(routes)]} if routes else {}
         ),

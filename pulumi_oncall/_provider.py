@@ -57,9 +57,6 @@ class IntegrationProvider(ResourceProvider):
     """
 
     serialize_as_secret_always = False
-    # Serve reads from one list of the server's integrations when that is cheaper
-    # than a GET each; False reads with one GET per integration.
-    bulk_reads = True
 
     def __init__(self) -> None:
         self._configuration: Configuration | None = None
@@ -296,10 +293,7 @@ class IntegrationProvider(ResourceProvider):
         try:
             if not model.is_id(id_):
                 raise NotFoundError(f"{id_!r} is not an integration id")
-            if self.bulk_reads:
-                remote = self.connection(connection).integrations.get(id_)
-            else:
-                remote = self.client(connection).get_integration(id_)
+            remote = self.read_integration(connection, id_)
         except NotFoundError:
             if getting:
                 raise OnCallError(
@@ -317,10 +311,7 @@ class IntegrationProvider(ResourceProvider):
         outs = model.outputs(remote, spec)
         if isinstance(props.get("routes"), list):
             try:
-                if self.bulk_reads:
-                    listed = self.connection(connection).routes.get(id_)
-                else:
-                    listed = self.client(connection).list_routes(id_)
+                listed = self.read_routes(connection, id_)
             except NotFoundError:
                 listed = []
             except OnCallError as exc:
@@ -328,6 +319,17 @@ class IntegrationProvider(ResourceProvider):
             outs["routes"] = routes.state_entries(routes.normal(listed), props["routes"])
         inputs = {k: outs[k] for k in schema.PROVIDER_FIELDS if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
+
+    def read_integration(self, connection: str | None, id_: str) -> JSONObject:
+        """The integration's body for a read, or NotFoundError: served from one list
+        of the server's integrations when that is cheaper than a GET each."""
+        found: JSONObject = self.connection(connection).integrations.get(id_)
+        return found
+
+    def read_routes(self, connection: str | None, id_: str) -> list[JSONObject]:
+        """The integration's routes for a read, likewise from the list of all routes."""
+        found: list[JSONObject] = self.connection(connection).routes.get(id_)
+        return found
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = _from_engine(olds), _from_engine(news)

@@ -8,14 +8,15 @@ gone; a CPU-time limit ends it even when a C call holds the interpreter.
 
 Work goes over the child's stdin and stdout as JSON lines, a whole job at a time (one
 integration: all its templates for all its samples), so a preview of many
-integrations costs one round trip each. Before each render the child writes which
-one it starts into a small file it shares with the parent (a line on the pipe for
-each would wake the parent once per render, which measured twice as slow on a busy
-machine); results go back in a batch whenever half a second has passed, and at the
-end of the job. When the child dies or goes silent, the parent reads which render
-did it, starts a new child and sends the job again with the results it has, that
-render marked as failed with the bound it hit. A template that ran past the time
-bound is not rendered again in this process.
+integrations costs one round trip each, and none for an integration whose job was
+done before (`render_samples` keeps the results of those that hit no bound). Before
+each render the child writes which one it starts into a small file it shares with
+the parent (a line on the pipe for each would wake the parent once per render, which
+measured twice as slow on a busy machine); results go back in a batch whenever half
+a second has passed, and at the end of the job. When the child dies or goes silent,
+the parent reads which render did it, starts a new child and sends the job again
+with the results it has, that render marked as failed with the bound it hit. A
+template that ran past the time bound is not rendered again in this process.
 
 The child imports jinja2, regex and the pure rendering code, nothing of Pulumi: it
 starts in about a tenth of a second.
@@ -113,20 +114,29 @@ def render_samples(
     static: Mapping[str, Any],
 ) -> list[list[tuple[Declared, Rendered]]]:
     """Every declared template for every sample, as `rendering.render_sample` does."""
-    job = _Job(
-        {
-            "kind": "samples",
-            "integration": integration,
-            "declared": [[t.path, t.kind, t.source, t.group] for t in declared],
-            "payloads": [s.payload for s in samples],
-            "labels": dict(static),
-        }
-    )
-    for s, sample in enumerate(samples):
-        for t, template in enumerate(declared):
-            place = f"sample {sample.name!r} of integration {integration!r}"
-            job.add(f"{s}.{t}", template.source, template.limit, place)
-    results = _renderer.run(job)
+    body = {
+        "kind": "samples",
+        "integration": integration,
+        "declared": [[t.path, t.kind, t.source, t.group] for t in declared],
+        "payloads": [s.payload for s in samples],
+        "labels": dict(static),
+    }
+    # A render is a function of what the job sends: the integrations of a program that
+    # share templates, samples and labels are rendered once. The integration's name
+    # reaches a template only as `integration_name`.
+    named = any("integration_name" in t.source for t in declared)
+    memo = json.dumps({**body, "integration": integration if named else None}, default=str)
+    results = _rendered.get(memo)
+    if results is None:
+        job = _Job(body)
+        for s, sample in enumerate(samples):
+            for t, template in enumerate(declared):
+                place = f"sample {sample.name!r} of integration {integration!r}"
+                job.add(f"{s}.{t}", template.source, template.limit, place)
+        results = _renderer.run(job)
+        # A render that hit a bound is not reused: the next one says where it did.
+        if not any(wire[2] == "bound" for wire in results.values()):
+            _rendered[memo] = results
     order = rendering.render_order(declared)
     return [
         [(declared[t], _from_wire(results[f"{s}.{t}"])) for t in order] for s in range(len(samples))
@@ -275,13 +285,13 @@ class _Renderer:
             return self._run(job)
 
     def close(self) -> None:
-        # At exit a thread may still be rendering: then the child is killed.
+        # At exit a thread may still be rendering. The child holds nothing worth a
+        # clean exit, and its interpreter's teardown would delay the program's: killed.
         locked = self._lock.acquire(timeout=1)
         try:
             child, self._child = self._child, None
             if child is not None and self._pid == os.getpid():
-                if not locked:
-                    child.end(kill=True)
+                child.end(kill=True)
                 child.dispose()
         finally:
             if locked:
@@ -375,6 +385,8 @@ def _crash(status: int | None, words: str) -> str:
 
 
 _renderer = _Renderer()
+# Results of `render_samples` jobs by what they send (`memo`).
+_rendered: dict[str, dict[str, Wire]] = {}
 
 
 # --- In the child -------------------------------------------------------------------

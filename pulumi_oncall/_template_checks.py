@@ -10,7 +10,9 @@ with `pulumi.log`. The stack setting `oncall:templateChecks` picks the mode: `wa
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,14 +422,18 @@ def schedule(
 
     plain = (type_, templates, dynamic_labels, labels, route_input, chain_input)
     if not any(program_checks.deferred(v) for v in plain):
-        # Plain values (the common case) are checked at once; only findings need the
-        # resource's URN, so a clean integration costs no Output machinery at all.
-        result = run(plain)
+        # Plain values (the common case) need no Output of their own.
         if sink is not None:
-            sink(result)
+            sink(run(plain))
             return
-        if not result.all_findings:
+        try:
+            values = copy.deepcopy(plain)  # as declared, whatever the program does next
+        except Exception:  # not copyable: checked here and now
+            values = plain
+            _later(resource, integration, _done(run(values)), strict)
             return
+        _later(resource, integration, _checker.submit(run, values), strict)
+        return
     inputs = pulumi.Output.all(resource.urn, *plain)
     if strict:
         _strict.pending += 1
@@ -464,6 +470,67 @@ def _default_chain(default_route: Any) -> Any:
     if isinstance(default_route, Mapping):
         return default_route.get("escalation_chain_id")
     return default_route.apply(_default_chain) if isinstance(default_route, pulumi.Output) else None
+
+
+# Checks of plain values run on this thread, in order, while the program goes on
+# declaring resources: the render process starts meanwhile, off its path.
+_checker = ThreadPoolExecutor(1, thread_name_prefix="template-checks")
+
+
+@dataclass
+class _Pending:
+    """The plain checks of one program run not reported yet, and who reports them."""
+
+    loop: asyncio.AbstractEventLoop
+    checks: list[tuple[pulumi.Resource, str, Future[Report], bool]] = field(default_factory=list)
+    draining: bool = False
+
+
+_pending: _Pending | None = None
+
+
+def _done(report: Report) -> Future[Report]:
+    future: Future[Report] = Future()
+    future.set_result(report)
+    return future
+
+
+def _later(
+    resource: pulumi.Resource, integration: str, check: Future[Report], strict: bool
+) -> None:
+    """Report `check` on `resource` when it is done; one Output drains them all."""
+    global _pending
+    loop = asyncio.get_event_loop()
+    if _pending is None or _pending.loop is not loop:
+        _pending = _Pending(loop)
+    pending = _pending
+    pending.checks.append((resource, integration, check, strict))
+    if strict:
+        _strict.pending += 1
+    if pending.draining:
+        return
+    pending.draining = True
+
+    async def drain() -> None:
+        while pending.checks:
+            resource, integration, check, strict = pending.checks.pop(0)
+            result = await asyncio.wrap_future(check)
+            if result.all_findings:
+                # Registered first: the messages go under the resource, before any
+                # strict failure can end the program.
+                await resource.urn.future()
+                log = pulumi.log.error if strict else pulumi.log.warn
+                for finding in result.all_findings:
+                    log(finding.text(integration), resource=resource)
+                await asyncio.sleep(0)
+            if strict:
+                _fail_when_all_reported(
+                    integration, len(result.findings), len(result.routing_findings)
+                )
+        pending.draining = False
+
+    # Nothing reads the result: the runtime waits for every output before it ends.
+    _: pulumi.Output[None] = pulumi.Output.from_input(drain())
 
 
 def _fail_when_all_reported(integration: str, findings: int, routing_findings: int = 0) -> None:

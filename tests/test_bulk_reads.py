@@ -5,9 +5,11 @@ The engine reads up to four resources at once during a refresh; so do these test
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from emulator_seed import TOKEN
@@ -17,11 +19,21 @@ from pulumi_oncall._provider import IntegrationProvider
 _names = itertools.count()
 
 
+def _one_get_provider() -> type[IntegrationProvider]:
+    """The floor benchmark's provider that reads with one GET each (its baseline)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_providers.py"
+    spec = importlib.util.spec_from_file_location("bench_providers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found: type[IntegrationProvider] = module.OneGetProvider
+    return found
+
+
 def fresh_provider(emulator: Any, bulk: bool = True) -> IntegrationProvider:
     """A provider on a connection of its own, so nothing it lists is shared."""
     name = f"c{next(_names)}"
-    provider = IntegrationProvider()
-    provider.bulk_reads = bulk
+    provider = IntegrationProvider() if bulk else _one_get_provider()()
     connections = json.dumps({name: {"url": emulator.url, "token": TOKEN}})
     values = {"oncall:connections": connections}
     provider.configure_from(values.get, {})
