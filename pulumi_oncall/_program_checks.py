@@ -84,6 +84,10 @@ def claim_name(
     two resources adopting one id would share an integration.
     """
     names = _names()
+    # Two declarations with one plain URL reach one OnCall, whatever their tokens.
+    oncall: Any = connection
+    if isinstance(connection, Connection) and isinstance(connection.url, str):
+        oncall = ("url", connection.url.strip().rstrip("/").lower())
 
     def claim(values: list[Any]) -> None:
         name_value, team_value, import_value = values
@@ -92,13 +96,13 @@ def claim_name(
             team = team_value or None
             slots.append(
                 (
-                    ("name", connection, team, name_value.strip()),
+                    ("name", oncall, team, name_value.strip()),
                     f"the name {name_value.strip()!r} in "
                     + (f"team {team}" if team else "no team"),
                 )
             )
         if isinstance(import_value, str) and import_value:
-            slots.append(((("import_id", connection, import_value)), f"import_id {import_value!r}"))
+            slots.append(((("import_id", oncall, import_value)), f"import_id {import_value!r}"))
         with names.lock:
             for slot, what in slots:
                 other = names.slots.setdefault(slot, resource_name)

@@ -14,7 +14,7 @@ from pulumi.runtime.rpc import unwrap_rpc_secret
 from pulumi_oncall import Connection, Integration
 from pulumi_oncall import _config as config
 from pulumi_oncall import _model as model
-from pulumi_oncall._exceptions import ConfigurationError
+from pulumi_oncall._exceptions import ConfigurationError, ProgramError
 from pulumi_oncall._provider import SECRET_KEYS, IntegrationProvider
 
 SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
@@ -167,6 +167,28 @@ def test_the_program_sends_the_values_with_the_token_a_secret() -> None:
     assert sent["ca_bundle"] == str(Path("ca.pem").absolute())
     assert args.inputs[SECRET_KEYS] == ["connection"]
     assert seen[1] == "i-id"
+
+
+def test_two_connections_to_one_oncall_cannot_declare_one_integration() -> None:
+    pulumi.runtime.set_mocks(Mocks(), project="p", stack="s", preview=False)
+    failures: list[str] = []
+
+    @pulumi.runtime.test
+    def program() -> None:
+        one = Connection(url="https://oncall.example.com", token="a")
+        other = Connection(url="https://OnCall.example.com/", token="b")
+        elsewhere = Connection(url="https://oncall.example.org", token="c")
+        Integration("first", type="webhook", name="Same", connection=one)
+        Integration("third", type="webhook", name="Same", connection=elsewhere)  # allowed
+        try:
+            Integration("second", type="webhook", name="Same", connection=other)
+        except ProgramError as exc:
+            failures.append(str(exc))
+
+    program()
+    (message,) = failures
+    assert "integrations 'first' and 'second' both declare the name 'Same' in no team" in message
+    assert "token=***" in message and "'a'" not in message and "'b'" not in message
 
 
 def test_a_plain_lookup_cannot_wait_for_outputs() -> None:
