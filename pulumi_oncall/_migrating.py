@@ -23,7 +23,7 @@ import json
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,15 +127,8 @@ def read_terraform(text: str, what: str) -> OldState:
             f"{what}: found Terraform state version {shown(version)}; only version 4 is read "
             "(`terraform state pull` of Terraform 0.12 or later prints it)"
         )
-    resources = doc.get("resources")
-    if resources is None:
-        resources = []
-    if not isinstance(resources, list):
-        raise StateError(f"{what}: found resources as {model.kind_of(resources)}, not a list")
     state = OldState("terraform")
-    for n, resource in enumerate(resources):
-        if not isinstance(resource, Mapping):
-            raise StateError(f"{what}: resources[{n}] is {model.kind_of(resource)}, not an object")
+    for n, resource in _resources(doc, what):
         _terraform_resource(resource, state, f"{what}: resources[{n}]")
     _require_some(state, what, "grafana_oncall_integration or grafana_oncall_route")
     return state
@@ -251,15 +244,8 @@ def read_pulumi(text: str, what: str) -> OldState:
     deployment = doc.get("deployment")
     if not isinstance(deployment, Mapping):
         raise StateError(f"{what}: found its deployment as {model.kind_of(deployment)}")
-    resources = deployment.get("resources")
-    if resources is None:
-        resources = []
-    if not isinstance(resources, list):
-        raise StateError(f"{what}: found resources as {model.kind_of(resources)}, not a list")
     state = OldState("pulumi")
-    for n, resource in enumerate(resources):
-        if not isinstance(resource, Mapping):
-            raise StateError(f"{what}: resources[{n}] is {model.kind_of(resource)}, not an object")
+    for _, resource in _resources(deployment, what):
         _pulumi_resource(resource, state)
     _require_some(state, what, "pulumi-grafana OnCall integration or route")
     return state
@@ -299,6 +285,19 @@ def _pulumi_resource(resource: Mapping[str, Any], state: OldState) -> None:
         if isinstance(props, Mapping) and integration_id is None:
             integration_id = props.get("integrationId")
     state.routes.append(Managed(urn, resource.get("id"), name, integration_id))
+
+
+def _resources(holder: Mapping[str, Any], what: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """The `resources` list of a state or deployment, each an object; none when absent."""
+    resources = holder.get("resources")
+    if resources is None:
+        return
+    if not isinstance(resources, list):
+        raise StateError(f"{what}: found resources as {model.kind_of(resources)}, not a list")
+    for n, resource in enumerate(resources):
+        if not isinstance(resource, Mapping):
+            raise StateError(f"{what}: resources[{n}] is {model.kind_of(resource)}, not an object")
+        yield n, resource
 
 
 def _require_some(state: OldState, what: str, wanted: str) -> None:

@@ -301,14 +301,18 @@ def load_samples(entries: Sequence[Any], base: Path) -> list[Sample]:
     return samples
 
 
-def read_sample_file(path: Path) -> list[Sample]:
+def read_json(path: Path) -> Any:
+    """The JSON document in a file of samples or routes; SampleError when unreadable."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SampleError(f"cannot read {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise SampleError(f"{path} is not valid JSON: {exc}") from None
-    return parse_samples(document, path.name)
+
+
+def read_sample_file(path: Path) -> list[Sample]:
+    return parse_samples(read_json(path), path.name)
 
 
 def pick(samples: list[Sample], which: str | None) -> list[Sample]:

@@ -32,6 +32,7 @@ from .._rendering import (
     builtin_types,
     limit_for,
     pick,
+    read_json,
     read_sample_file,
     verdict,
 )
@@ -179,13 +180,7 @@ def _samples(args: argparse.Namespace) -> list[Any]:
 def _render_routes(args: argparse.Namespace) -> int:
     """Route the samples through a routing table from a file, as OnCall would."""
     path: Path = args.routes
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SampleError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SampleError(f"{path} is not valid JSON: {exc}") from None
-    table = routing.read_table(document, path.name)
+    table = routing.read_table(read_json(path), path.name)
     samples = _samples(args)
     expectations = routing.resolve_expectations(table.routes, samples)
     labels = _pairs(args.label, "--label")
