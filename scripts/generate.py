@@ -126,15 +126,23 @@ def _output_type(node: Node) -> str:
 def resources_block() -> list[str]:
     """The outputs and the signature of `Integration`, inside its class body."""
     lines = [f"    # --- {BEGIN} ---"]
+    # Getters, as generated SDKs have: the SDK resolves their types once per class, where
+    # it would evaluate class annotations again on every registration.
     for node in (*(f for f in schema.FIELDS if f.role != "program"), *schema.OUTPUTS):
-        lines.append(f"    {node.name}: pulumi.Output[{_output_type(node)}]")
         doc = node.doc
         if node.kind in ("object", "mapping"):
             doc += " Its declared fields, as the server stored them."
         elif node.kind == "list":
             doc += " As the server stored them, in order, each with its `id`."
-        lines += _doc(doc, "    ")
-    lines += ["", "    def __init__(", "        self,", "        resource_name: str,", "        *,"]
+        lines += [
+            "    @property",
+            "    @pulumi.getter",
+            f"    def {node.name}(self) -> pulumi.Output[{_output_type(node)}]:",
+            *_doc(doc, "        "),
+            f'        return pulumi.get(self, "{node.name}")  # type: ignore[no-any-return]',
+            "",
+        ]
+    lines += ["    def __init__(", "        self,", "        resource_name: str,", "        *,"]
     for node in schema.FIELDS:
         annotation = _input_type(node)
         default = "" if node.required else " = None"
