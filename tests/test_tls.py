@@ -16,6 +16,7 @@ from e2e_support import Project
 from emulator_seed import EMULATOR_ARGS, SEED, TEAM_PLATFORM, TOKEN
 
 from pulumi_oncall import _config as config
+from pulumi_oncall._client import DeferredTrust, OnCallClient
 from pulumi_oncall._connection import connect
 from pulumi_oncall._exceptions import TLSError
 from pulumi_oncall._provider import SECRET_KEYS, IntegrationProvider
@@ -77,6 +78,43 @@ def test_the_client_trusts_the_ca_bundle_and_says_what_to_set_without_it(
     assert "TLS failed" in text and "CERTIFICATE_VERIFY_FAILED" in text
     assert "`pulumi config set oncall:caBundle /path/to/ca.pem`" in text
     assert TOKEN not in text
+
+
+def _context(client: OnCallClient) -> ssl.SSLContext:
+    # httpx keeps the context its pool wraps sockets with here.
+    context: ssl.SSLContext = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+    return context
+
+
+def test_the_default_trust_is_httpx_s_loaded_at_the_first_handshake(
+    https: EmulatorProcess, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    deferred, reference = DeferredTrust(), httpx.create_ssl_context()
+    assert deferred.cert_store_stats()["x509"] == 0
+    deferred.load()
+    for setting in ("protocol", "verify_mode", "check_hostname", "verify_flags", "options"):
+        assert getattr(deferred, setting) == getattr(reference, setting), setting
+    assert (deferred.minimum_version, deferred.maximum_version) == (
+        reference.minimum_version,
+        reference.maximum_version,
+    )
+    assert deferred.cert_store_stats() == reference.cert_store_stats()
+    assert deferred.get_ca_certs() == reference.get_ca_certs()
+
+    # Plain HTTP never loads it.
+    with EmulatorProcess(token=TOKEN, seed=SEED, extra_args=EMULATOR_ARGS) as plain:
+        client = OnCallClient(plain.url, TOKEN)
+        assert client.list_teams()
+        context = _context(client)
+        assert isinstance(context, DeferredTrust) and context.cert_store_stats()["x509"] == 0
+
+    # The first handshake loads what SSL_CERT_FILE names, as httpx would.
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki / "ca.pem"))
+    client = OnCallClient(https.url, TOKEN)
+    assert [t["id"] for t in client.list_teams()][:1] == [TEAM_PLATFORM]
+    assert _context(client).cert_store_stats()["x509_ca"] == 1
 
 
 def test_a_declared_connection_with_its_ca_bundle(https: EmulatorProcess, pki: Path) -> None:
