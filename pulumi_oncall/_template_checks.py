@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -132,6 +134,39 @@ def check(
     out of the findings (the templates are secret). An expectation that names no
     route raises `ExpectationError`.
     """
+    given = [type_, templates, dynamic_labels, labels, samples, quote, routes, default_chain]
+    # Values that do not serialise (an Unknown) make a key that no other check shares.
+    key = json.dumps(given, sort_keys=True, default=repr)
+    if "integration_name" in key:
+        key = json.dumps([integration, key])
+    clean = _clean.get(key)
+    if clean is not None:
+        return dataclasses.replace(clean, integration=integration)
+    report = _check(integration, type_, templates, dynamic_labels, labels, samples, quote, routes,
+                    default_chain)  # fmt: skip
+    if not report.all_findings:
+        # Findings can name the integration (a bound hit on its render): never shared.
+        _clean[key] = report
+    return report
+
+
+# Reports without findings, by everything `check` reads but the integration's name: the
+# integrations of a program that share templates, labels, samples and routes are
+# checked once.
+_clean: dict[str, Report] = {}
+
+
+def _check(
+    integration: str,
+    type_: str | None,
+    templates: Any,
+    dynamic_labels: Any,
+    labels: Any,
+    samples: list[Sample] | None,
+    quote: bool,
+    routes: Any,
+    default_chain: Any,
+) -> Report:
     if samples is None:
         samples = rendering.builtin_samples(type_) if type_ else []
         samples_from = f"built-in {type_} samples" if samples else "no samples"
