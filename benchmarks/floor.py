@@ -170,6 +170,8 @@ class Bench:
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             GRAFANA_ONCALL_ACCESS_TOKEN=TOKEN,
+            # Starts empty, as on a fresh machine; later runs find what earlier ones kept.
+            PULUMI_ONCALL_RENDER_CACHE=str(work / "render-cache"),
         )
         self.log = work / "pulumi.log"
 

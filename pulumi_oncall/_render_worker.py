@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _render_cache as render_cache
 from . import _rendering as rendering
 from ._rendering import Declared, Rendered, Sample
 
@@ -112,8 +113,13 @@ def render_samples(
     declared: Sequence[Declared],
     samples: Sequence[Sample],
     static: Mapping[str, Any],
+    keep: bool = True,
 ) -> list[list[tuple[Declared, Rendered]]]:
-    """Every declared template for every sample, as `rendering.render_sample` does."""
+    """Every declared template for every sample, as `rendering.render_sample` does.
+
+    With `keep`, the results also go to the cache on disk (`_render_cache`), and come
+    from it when they are there; never for secret templates.
+    """
     body = {
         "kind": "samples",
         "integration": integration,
@@ -133,9 +139,15 @@ def render_samples(
             for t, template in enumerate(declared):
                 place = f"sample {sample.name!r} of integration {integration!r}"
                 job.add(f"{s}.{t}", template.source, template.limit, place)
-        results = _renderer.run(job)
-        # A render that hit a bound is not reused: the next one says where it did.
-        if not any(wire[2] == "bound" for wire in results.values()):
+        results = render_cache.load(memo, set(job.sources)) if keep and job.sources else None
+        if results is None:
+            results = _renderer.run(job)
+            # A render that hit a bound is not reused: the next one says where it did.
+            if not any(wire[2] == "bound" for wire in results.values()):
+                _rendered[memo] = results
+                if keep and job.sources:
+                    render_cache.store(memo, results)
+        else:
             _rendered[memo] = results
     order = rendering.render_order(declared)
     return [

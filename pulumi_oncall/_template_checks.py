@@ -208,7 +208,7 @@ def _check(
     }
     # One job for the render process: every template and Jinja2 route for every sample.
     rendered = _render_worker.render_samples(
-        integration, renderable + jinja_routes, samples, static
+        integration, renderable + jinja_routes, samples, static, keep=quote
     )
     route_results: list[dict[int, Rendered]] = []
     for sample, results in zip(samples, rendered, strict=True):

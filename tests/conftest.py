@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,12 @@ from emulator_seed import (
     VIEWER_TOKEN,
 )
 
+from pulumi_oncall import _render_cache
 from pulumi_oncall.emulator import EmulatorProcess
+
+# Every test renders afresh, and no test writes to the home directory: the tests of
+# the cache set a directory of their own.
+os.environ[_render_cache.ENV] = "off"
 
 
 @pytest.fixture(scope="session")

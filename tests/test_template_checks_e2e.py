@@ -255,3 +255,25 @@ def test_render_program_prints_every_template_without_a_stack(tmp_path: Path) ->
         "  - integration 'deploys': templates.web.title on sample 'deploy ok': fails to render: "
         "UndefinedError: 'str object' has no attribute 'x'"
     ) in proc.stdout
+
+
+def test_a_later_preview_takes_the_renders_from_the_cache(
+    project: Project, oncall: OnCall, tmp_path: Path
+) -> None:
+    cache = tmp_path / "render-cache"
+    project.env["PULUMI_ONCALL_RENDER_CACHE"] = str(cache)
+    project.spec({"sound": FLAWED["sound"]})
+    first = preview(project, oncall)
+    assert first.returncode == 0 and "warning: integration" not in first.stdout + first.stderr
+    (entry,) = cache.glob("*.json")
+    # Rewritten to say that every grouping key renders empty: the next preview says so,
+    # so it read the entry and rendered nothing.
+    kept = json.loads(entry.read_text())
+    entry.write_text(json.dumps({k: ["", None, None, 0, w[4], []] for k, w in kept.items()}))
+    second = preview(project, oncall)
+    assert "templates.grouping_key on all 3 samples: renders empty" in second.stdout, second.stdout
+    # A damaged entry is rendered again, and replaced.
+    entry.write_text("{")
+    third = preview(project, oncall)
+    assert "warning: integration" not in third.stdout + third.stderr
+    assert json.loads(entry.read_text()) == kept
