@@ -22,7 +22,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 from pulumi.output import Unknown
-from pulumi.runtime.rpc import unwrap_rpc_secret
+from pulumi.runtime.rpc import is_rpc_secret
 
 from . import _config as config
 from . import _model as model
@@ -306,7 +306,7 @@ class IntegrationProvider(ResourceProvider):
             raise _named(self._recorded_settings_hint(exc, connection), props.get("name")) from None
         except OnCallError as exc:
             raise _named(exc, props.get("name")) from None
-        spec = props if model.declared(props) else model.adoptable_spec(remote)
+        spec = model.adoptable_spec(remote) if getting else props
         spec = {**spec, "connection": connection, "import_id": props.get("import_id")}
         outs = model.outputs(remote, spec)
         if isinstance(props.get("routes"), list):
@@ -550,13 +550,17 @@ def _missing_reference(kind: str, value: str, items: list[dict[str, Any]]) -> st
 
 def _from_engine(value: Any) -> Any:
     """Engine values as plain data: secrets unwrapped, unknowns as `model.UNKNOWN`."""
-    value = unwrap_rpc_secret(value)
-    if isinstance(value, Unknown):
-        return model.UNKNOWN
+    # Scalars first: they are most of what a resource holds.
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
     if isinstance(value, dict):
+        if is_rpc_secret(value):
+            return _from_engine(value["value"])
         return {k: _from_engine(v) for k, v in value.items() if k != PROVIDER_KEY}
     if isinstance(value, list):
         return [_from_engine(v) for v in value]
+    if isinstance(value, Unknown):
+        return model.UNKNOWN
     return value
 
 
