@@ -317,6 +317,9 @@ class IntegrationProvider(ResourceProvider):
             except OnCallError as exc:
                 raise _named(exc, props.get("name")) from None
             outs["routes"] = routes.state_entries(routes.normal(listed), props["routes"])
+        if outs == props:
+            # Nothing drifted: the inputs the engine holds stay as right as they were.
+            return ReadResult(id_, outs)
         inputs = {k: outs[k] for k in schema.PROVIDER_FIELDS if outs.get(k) is not None}
         return ReadResult(id_, outs, inputs)
 

@@ -149,6 +149,9 @@ def test_drift_is_reported_by_read_and_corrected_by_update(
         provider, {"type": "webhook", "name": "drifty", "templates": {"web": {"title": "mine"}}}
     )
     created = provider.create(inputs)
+    # Without drift the read leaves the engine's inputs as they are.
+    same = provider.read(created.id, created.outs)
+    assert same.outs == created.outs and same.inputs is None
     httpx.put(
         f"{emulator.url}/api/v1/integrations/{created.id}/",
         headers={"Authorization": TOKEN},
