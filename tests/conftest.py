@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,41 @@ from emulator_seed import (
     VIEWER_TOKEN,
 )
 
-from pulumi_oncall import _render_cache
+from pulumi_oncall import _render_cache, _render_worker
+from pulumi_oncall import _template_checks as template_checks
 from pulumi_oncall.emulator import EmulatorProcess
 
 # Every test renders afresh, and no test writes to the home directory: the tests of
 # the cache set a directory of their own.
 os.environ[_render_cache.ENV] = "off"
+
+
+@pytest.fixture
+def forget_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to drop what this process holds of earlier renders and checks, as a new
+    process starts without them."""
+
+    def forget() -> None:
+        monkeypatch.setattr(_render_worker, "_rendered", {})
+        monkeypatch.setattr(template_checks, "_clean", {})
+
+    return forget
+
+
+@pytest.fixture
+def render_jobs(monkeypatch: pytest.MonkeyPatch, forget_renders: Callable[[], None]) -> list[Any]:
+    """The jobs that reach the (real) render process, from a process that has rendered
+    nothing yet."""
+    forget_renders()
+    sent: list[Any] = []
+    real = _render_worker._renderer.run
+
+    def run(job: Any) -> dict[str, Any]:
+        sent.append(job)
+        return real(job)
+
+    monkeypatch.setattr(_render_worker._renderer, "run", run)
+    return sent
 
 
 @pytest.fixture(scope="session")

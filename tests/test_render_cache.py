@@ -6,37 +6,23 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pulumi_oncall import _render_cache, _render_worker, _version
+from pulumi_oncall import _render_cache, _version
 from pulumi_oncall import _template_checks as template_checks
 
 TEMPLATES = {"grouping_key": "{{ payload.alert_uid }}", "web": {"title": "{{ payload.title }}"}}
 
 
 @pytest.fixture
-def jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
-    """The jobs that reach the (real) render process, with the cache in tmp_path."""
+def jobs(render_jobs: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
+    """The jobs that reach the render process, with the cache in tmp_path."""
     monkeypatch.setenv(_render_cache.ENV, str(tmp_path / "cache"))
-    sent: list[Any] = []
-    real = _render_worker._renderer.run
-
-    def run(job: Any) -> dict[str, Any]:
-        sent.append(job)
-        return real(job)
-
-    monkeypatch.setattr(_render_worker._renderer, "run", run)
-    forget(monkeypatch)
-    return sent
-
-
-def forget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What this process holds: a new process starts without it."""
-    monkeypatch.setattr(_render_worker, "_rendered", {})
-    monkeypatch.setattr(template_checks, "_clean", {})
+    return render_jobs
 
 
 def entries(tmp_path: Path) -> list[Path]:
@@ -49,13 +35,15 @@ def texts(report: template_checks.Report) -> list[str | None]:
 
 
 def test_a_later_process_reads_the_renders_instead_of_rendering(
-    jobs: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jobs: list[Any],
+    tmp_path: Path,
+    forget_renders: Callable[[], None],
 ) -> None:
     first = template_checks.check("a", type_="webhook", templates=TEMPLATES)
     assert len(jobs) == 1 and not first.findings
     (entry,) = entries(tmp_path)
     assert stat.S_IMODE(os.stat(entry.parent).st_mode) == 0o700
-    forget(monkeypatch)
+    forget_renders()
     again = template_checks.check("b", type_="webhook", templates=TEMPLATES)
     assert len(jobs) == 1
     assert texts(again) == texts(first) and again.integration == "b"
@@ -76,7 +64,10 @@ def test_a_later_process_reads_the_renders_instead_of_rendering(
     ],
 )
 def test_a_damaged_entry_is_rendered_again_and_replaced(
-    jobs: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+    jobs: list[Any],
+    tmp_path: Path,
+    damage: str,
+    forget_renders: Callable[[], None],
 ) -> None:
     first = template_checks.check("a", type_="webhook", templates=TEMPLATES)
     (entry,) = entries(tmp_path)
@@ -84,14 +75,16 @@ def test_a_damaged_entry_is_rendered_again_and_replaced(
     if damage == "wrong shapes":
         damage = json.dumps({key: [1, 2, 3, -1, "x", [None]] for key in good})
     entry.write_text(damage)
-    forget(monkeypatch)
+    forget_renders()
     again = template_checks.check("a", type_="webhook", templates=TEMPLATES)
     assert len(jobs) == 2 and texts(again) == texts(first)
     assert json.loads(entry.read_text()) == good
 
 
 def test_what_the_entry_says_is_what_a_later_check_reports(
-    jobs: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jobs: list[Any],
+    tmp_path: Path,
+    forget_renders: Callable[[], None],
 ) -> None:
     # The cache is trusted as much as the package is: it lives in the user's own
     # directory, and its results are the findings.
@@ -99,7 +92,7 @@ def test_what_the_entry_says_is_what_a_later_check_reports(
     (entry,) = entries(tmp_path)
     kept = json.loads(entry.read_text())
     entry.write_text(json.dumps({key: ["", None, None, 0, w[4], []] for key, w in kept.items()}))
-    forget(monkeypatch)
+    forget_renders()
     report = template_checks.check(
         "a", type_="webhook", templates={"grouping_key": "{{ 'k' }}{{ 1 }}"}
     )
@@ -113,7 +106,10 @@ def test_secret_templates_are_never_written(jobs: list[Any], tmp_path: Path) -> 
 
 
 def test_off_and_an_unwritable_directory_mean_no_cache(
-    jobs: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jobs: list[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forget_renders: Callable[[], None],
 ) -> None:
     monkeypatch.setenv(_render_cache.ENV, "off")
     template_checks.check("a", type_="webhook", templates=TEMPLATES)
@@ -121,7 +117,7 @@ def test_off_and_an_unwritable_directory_mean_no_cache(
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setenv(_render_cache.ENV, str(blocked / "below-a-file"))
-    forget(monkeypatch)
+    forget_renders()
     report = template_checks.check("a", type_="webhook", templates=TEMPLATES)
     assert len(jobs) == 2 and report.renderings
 

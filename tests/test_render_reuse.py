@@ -6,24 +6,12 @@ from typing import Any
 
 import pytest
 
-from pulumi_oncall import _render_worker
 from pulumi_oncall import _template_checks as template_checks
 
 
 @pytest.fixture
-def jobs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The jobs that reach the render process (the real one)."""
-    monkeypatch.setattr(_render_worker, "_rendered", {})
-    monkeypatch.setattr(template_checks, "_clean", {})
-    sent: list[Any] = []
-    real = _render_worker._renderer.run
-
-    def run(job: Any) -> dict[str, Any]:
-        sent.append(job)
-        return real(job)
-
-    monkeypatch.setattr(_render_worker._renderer, "run", run)
-    return sent
+def jobs(render_jobs: list[Any]) -> list[Any]:
+    return render_jobs
 
 
 def test_shared_templates_render_once_with_the_same_findings(jobs: list[Any]) -> None:
