@@ -14,7 +14,9 @@ Per phase it prints the median seconds of each side, the median of the paired
 ratios (ours over the floor's, pair by pair) with their band (lowest-highest), the
 API requests (the emulator's request log) and the peak RSS (VmHWM) of the
 `python -m pulumi.dynamic` processes the engine starts, sampled from /proc while
-the phase runs; and the targets next to the figures.
+the phase runs; and the targets next to the figures. Next to the seconds, the same
+median and band for the CPU time of the run: every process the CLI starts, and for
+ours the emulator's too. A gap in seconds with none in CPU is waiting, not work.
 
     ./run bench                        # N = 200 and 1000, 3 repetitions, refresh of 500
     ./run bench floor --counts 50,200 --repeat 5 --refresh-count 0
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,9 +68,24 @@ LINEAR_TOLERANCE = 1.1
 @dataclass
 class Measure:
     seconds: float
+    cpu: float = 0.0
     requests: int = 0
     throttled: int = 0
     rss_mb: float = 0.0
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's reaped children and their reaped children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds a running process has used so far (its threads included)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -86,6 +104,9 @@ class Phases:
         return [
             o.seconds / f.seconds for o, f in zip(self.ours[phase], self.floor[phase], strict=True)
         ]
+
+    def cpu_ratios(self, phase: str) -> list[float]:
+        return [o.cpu / f.cpu for o, f in zip(self.ours[phase], self.floor[phase], strict=True)]
 
     def ratio(self, phase: str) -> float:
         return statistics.median(self.ratios(phase))
@@ -175,10 +196,12 @@ class Bench:
         )
         self.log = work / "pulumi.log"
 
-    def pulumi(self, *args: str, stack: str | None) -> tuple[float, int]:
-        """Run `pulumi ARGS` on `stack`; its seconds and the providers' peak RSS in kB."""
+    def pulumi(self, *args: str, stack: str | None) -> tuple[float, int, float]:
+        """Run `pulumi ARGS` on `stack`: its seconds, the providers' peak RSS in kB, and
+        the CPU seconds of the CLI and every process under it."""
         cmd = ["pulumi", *args, *(["--stack", stack] if stack else []), "--non-interactive"]
         with self.log.open("w") as out:
+            cpu = children_cpu()
             start = time.perf_counter()
             proc = subprocess.Popen(
                 cmd,
@@ -191,9 +214,11 @@ class Bench:
             with ProviderMemory(proc.pid) as memory:
                 code = proc.wait()
             seconds = time.perf_counter() - start
+            # Counted once the CLI is reaped, with what it reaped of its own children.
+            cpu = children_cpu() - cpu
         if code != 0:
             sys.exit(f"`{' '.join(cmd)}` exited {code}:\n{self.log.read_text()[-4000:]}")
-        return seconds, memory.peak_kb
+        return seconds, memory.peak_kb, cpu
 
     @contextmanager
     def stack(self, name: str, kind: str, count: int) -> Iterator[str]:
@@ -218,8 +243,11 @@ class Bench:
     def phase(self, stack: str, args: Sequence[str], emulator: EmulatorProcess | None) -> Measure:
         if emulator is not None:
             emulator.admin("DELETE", "requests")
-        seconds, peak_kb = self.pulumi(*args, stack=stack)
-        measure = Measure(seconds, rss_mb=peak_kb / 1024)
+        served = process_cpu(emulator.pid) if emulator is not None else 0.0
+        seconds, peak_kb, cpu = self.pulumi(*args, stack=stack)
+        if emulator is not None:
+            cpu += process_cpu(emulator.pid) - served
+        measure = Measure(seconds, cpu=cpu, rss_mb=peak_kb / 1024)
         if emulator is not None:
             log = emulator.admin("GET", "requests")["requests"]
             api = [r for r in log if r["path"].startswith("/api/")]
@@ -268,10 +296,12 @@ def run_phases(bench: Bench, emulator: EmulatorProcess, count: int, repeat: int)
                 expected = 0 if phase == "destroy" else count
                 check(live(emulator, ours) == expected, f"{expected} integrations after {phase}")
                 ratio = measured[ours].seconds / measured[floor].seconds
+                cpu_ratio = measured[ours].cpu / measured[floor].cpu
                 print(
                     f"  N={count} #{rep + 1} {phase}: ours {measured[ours].seconds:.1f} s, "
-                    f"floor {measured[floor].seconds:.1f} s, {ratio:.2f}"
-                    f"{' (floor first)' if order[0] == floor else ''}",
+                    f"floor {measured[floor].seconds:.1f} s, {ratio:.2f}; CPU ours "
+                    f"{measured[ours].cpu:.1f} s, floor {measured[floor].cpu:.1f} s, "
+                    f"{cpu_ratio:.2f}{' (floor first)' if order[0] == floor else ''}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -316,11 +346,13 @@ def report_phases(results: list[Phases]) -> None:
         runs = len(r.ratios("up"))
         print(
             f"\nN = {r.count}: Integration (ours) against a no-op provider (floor); "
-            f"{runs} paired runs: median seconds, median and band of the paired ratios"
+            f"{runs} paired runs: median seconds, median and band of the paired ratios "
+            "of the seconds, then of the CPU"
         )
         print(
             f"{'phase':<8} {'ours s':>8} {'floor s':>8} {'ratio':>6} {'band':>10} "
-            f"{'target':>13} {'API calls':>9} {'RSS ours MB':>11} {'RSS floor MB':>12}"
+            f"{'target':>13} {'CPU ratio':>9} {'CPU band':>10} {'API calls':>9} "
+            f"{'RSS ours MB':>11} {'RSS floor MB':>12}"
         )
         for phase in PHASES:
             ratio = r.ratio(phase)
@@ -331,8 +363,9 @@ def report_phases(results: list[Phases]) -> None:
             rss_floor = max(m.rss_mb for m in r.floor[phase])
             print(
                 f"{phase:<8} {r.seconds(phase, 'ours'):>8.1f} {r.seconds(phase, 'floor'):>8.1f} "
-                f"{ratio:>6.2f} {band(r.ratios(phase)):>10} {goal:>13} {requests:>9} "
-                f"{rss_ours:>11.0f} {rss_floor:>12.0f}"
+                f"{ratio:>6.2f} {band(r.ratios(phase)):>10} {goal:>13} "
+                f"{statistics.median(r.cpu_ratios(phase)):>9.2f} {band(r.cpu_ratios(phase)):>10} "
+                f"{requests:>9} {rss_ours:>11.0f} {rss_floor:>12.0f}"
             )
     largest = max(results, key=lambda r: r.count)
     peak = max(m.rss_mb for measures in largest.ours.values() for m in measures)

@@ -317,7 +317,7 @@ class IntegrationProvider(ResourceProvider):
             except OnCallError as exc:
                 raise _named(exc, props.get("name")) from None
             outs["routes"] = routes.state_entries(routes.normal(listed), props["routes"])
-        if outs == props:
+        if _held(outs) == _held(props):
             # Nothing drifted: the inputs the engine holds stay as right as they were.
             return ReadResult(id_, outs)
         inputs = {k: outs[k] for k in schema.PROVIDER_FIELDS if outs.get(k) is not None}
@@ -564,6 +564,15 @@ def _from_engine(value: Any) -> Any:
         return [_from_engine(v) for v in value]
     if isinstance(value, Unknown):
         return model.UNKNOWN
+    return value
+
+
+def _held(value: Any) -> Any:
+    """`value` as the engine keeps it: a property that is None is not stored at all."""
+    if isinstance(value, dict):
+        return {k: _held(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_held(v) for v in value]
     return value
 
 
