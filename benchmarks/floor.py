@@ -243,10 +243,10 @@ class Bench:
     def phase(self, stack: str, args: Sequence[str], emulator: EmulatorProcess | None) -> Measure:
         if emulator is not None:
             emulator.admin("DELETE", "requests")
-        served = process_cpu(emulator.pid) if emulator is not None else 0.0
+        pid = emulator.pid if emulator is not None else None
+        served = process_cpu(pid)
         seconds, peak_kb, cpu = self.pulumi(*args, stack=stack)
-        if emulator is not None:
-            cpu += process_cpu(emulator.pid) - served
+        cpu += process_cpu(pid) - served
         measure = Measure(seconds, cpu=cpu, rss_mb=peak_kb / 1024)
         if emulator is not None:
             log = emulator.admin("GET", "requests")["requests"]

@@ -25,7 +25,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from floor import PHASES, TOKEN, UP, Bench, process_cpu
+from bench_providers import TEMPLATES
+from floor import PHASES, TOKEN, UP, Bench
 
 from pulumi_oncall.emulator import EmulatorProcess
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("revs", nargs="+", metavar="REV")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--templates", default="web", choices=["web", "grouping_key", "none"])
+    parser.add_argument("--templates", default="web", choices=sorted(TEMPLATES))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="oncall-across-") as tmp:
         work = Path(tmp)
@@ -79,11 +80,12 @@ def main() -> None:
                     turn = repetition % len(sides)
                     for label, stack, tree in sides[turn:] + sides[:turn]:
                         bench.env = {**base, **({"PYTHONPATH": str(tree)} if tree else {})}
-                        served = process_cpu(emulator.pid)
-                        seconds, _, cpu = bench.pulumi(*PHASES["refresh"], stack=stack)
-                        cpu += process_cpu(emulator.pid) - served
-                        runs[label].append((seconds, cpu))
-                        print(f"  #{repetition + 1} {label}: {seconds:.2f} s", file=sys.stderr)
+                        measure = bench.phase(stack, PHASES["refresh"], emulator)
+                        runs[label].append((measure.seconds, measure.cpu))
+                        print(
+                            f"  #{repetition + 1} {label}: {measure.seconds:.2f} s",
+                            file=sys.stderr,
+                        )
                 bench.env = base
                 for stack in (ours, floor):
                     bench.pulumi(*PHASES["destroy"], stack=stack)
