@@ -9,36 +9,33 @@ import pytest
 from pulumi_oncall import _template_checks as template_checks
 
 
-@pytest.fixture
-def jobs(render_jobs: list[Any]) -> list[Any]:
-    return render_jobs
-
-
-def test_shared_templates_render_once_with_the_same_findings(jobs: list[Any]) -> None:
+def test_shared_templates_render_once_with_the_same_findings(render_jobs: list[Any]) -> None:
     templates = {"grouping_key": "{{ payload.nope.x }}", "web": {"title": "{{ payload.title }}"}}
     first = template_checks.check("a", type_="webhook", templates=templates)
     second = template_checks.check("b", type_="webhook", templates=templates)
-    assert len(jobs) == 1
+    assert len(render_jobs) == 1
     assert first.findings and [f.text("x") for f in first.findings] == [
         f.text("x") for f in second.findings
     ]
     assert [r.result for r in first.renderings] == [r.result for r in second.renderings]
     # Other labels are another job.
     template_checks.check("c", type_="webhook", templates=templates, labels={"env": "prod"})
-    assert len(jobs) == 2
+    assert len(render_jobs) == 2
 
 
-def test_a_template_that_reads_the_integration_name_renders_for_each(jobs: list[Any]) -> None:
+def test_a_template_that_reads_the_integration_name_renders_for_each(
+    render_jobs: list[Any],
+) -> None:
     templates = {"web": {"title": "{{ integration_name }}: {{ payload.title }}"}}
     a = template_checks.check("a", type_="webhook", templates=templates)
     b = template_checks.check("b", type_="webhook", templates=templates)
-    assert len(jobs) == 2
+    assert len(render_jobs) == 2
     assert a.renderings[0].result.text.startswith("a: ")  # type: ignore[union-attr]
     assert b.renderings[0].result.text.startswith("b: ")  # type: ignore[union-attr]
 
 
 def test_a_clean_check_is_shared_and_one_with_findings_is_not(
-    jobs: list[Any], monkeypatch: pytest.MonkeyPatch
+    render_jobs: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
     real = template_checks._check
