@@ -45,7 +45,13 @@ def everything(emulator: Any) -> list[dict[str, Any]]:
 
 def as_engine_holds(outputs: dict[str, Any]) -> dict[str, Any]:
     """`outputs` as the dynamic provider host hands them back to a later read."""
-    struct = asyncio.run(rpc.serialize_properties(outputs, {}))
+    # A loop of its own, as the host uses: asyncio.run would leave this thread with no
+    # current loop, which later tests' Pulumi mocks need.
+    loop = asyncio.new_event_loop()
+    try:
+        struct = loop.run_until_complete(rpc.serialize_properties(outputs, {}))
+    finally:
+        loop.close()
     held: dict[str, Any] = rpc.deserialize_properties(struct)
     return held
 
