@@ -258,15 +258,26 @@ def _render_in_thread(run: Callable[[], T]) -> tuple[threading.Thread, list[T]]:
     return thread, results
 
 
-def _child_rendering() -> int:
-    """The pid of the render process, once it has started a render."""
+def _child_in_long_render() -> int:
+    """The pid of the render process, once one render has held it for a second.
+
+    The quick renders before the long one take microseconds, so a render still under
+    way a second later is the long one, however the job orders them.
+    """
     deadline = time.monotonic() + 30
+    seen: tuple[int, bytes] | None = None
     while time.monotonic() < deadline:
         child = _render_worker._renderer._child
-        if child is not None and os.pread(child.slot.fileno(), 1, 0) not in (b"", b"\0"):
-            return child.popen.pid
-        time.sleep(0.02)
-    raise AssertionError("no render started")
+        if child is None:
+            seen = None
+            time.sleep(0.02)
+            continue
+        now = (child.popen.pid, os.pread(child.slot.fileno(), 64, 0).rstrip(b"\0"))
+        if now[1] and now == seen:
+            return now[0]
+        seen = now if now[1] else None
+        time.sleep(1 if seen else 0.02)
+    raise AssertionError("no long render started")
 
 
 def test_a_crashed_render_process_is_named_and_replaced_and_the_job_goes_on() -> None:
@@ -276,7 +287,7 @@ def test_a_crashed_render_process_is_named_and_replaced_and_the_job_goes_on() ->
     thread, reports = _render_in_thread(
         lambda: check("crash", type_="webhook", templates=templates, samples=samples)
     )
-    os.kill(_child_rendering(), signal.SIGKILL)
+    os.kill(_child_in_long_render(), signal.SIGKILL)
     thread.join(60)
     assert not thread.is_alive()
     results = {(r.template.path, r.sample.name): r.result for r in reports[0].renderings}
