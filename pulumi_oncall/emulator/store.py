@@ -6,11 +6,11 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .tables import DEFAULT_ROUTING_TYPE, NAME_MAX_LENGTH
 
@@ -177,6 +177,25 @@ _LIVE_ROUTES = (
     "SELECT r.* FROM routes r JOIN integrations i ON i.id = r.integration_id WHERE i.deleted = 0"
 )
 _ROUTE_ORDER = " ORDER BY i.seq, r.is_default, r.position, r.seq"
+
+
+class _Records(Sequence["IntegrationRecord"]):
+    """Rows decoded as they are read: a page of a long list decodes only its own."""
+
+    def __init__(self, rows: list[sqlite3.Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> IntegrationRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[IntegrationRecord]: ...
+    def __getitem__(self, index: int | slice) -> IntegrationRecord | list[IntegrationRecord]:
+        if isinstance(index, slice):
+            return [_record(row) for row in self._rows[index]]
+        return _record(self._rows[index])
 
 
 def _record(row: sqlite3.Row) -> IntegrationRecord:
@@ -364,13 +383,13 @@ class Store:
         )
         return _record(rows[0]) if rows else None
 
-    def list_integrations(self, name: str | None = None) -> list[IntegrationRecord]:
+    def list_integrations(self, name: str | None = None) -> Sequence[IntegrationRecord]:
         """Live, visible integrations in creation order."""
         sql = _INTEGRATIONS + " WHERE i.deleted = 0 AND i.hidden = 0"
         args: tuple[Any, ...] = ()
         if name is not None:
             sql, args = sql + " AND i.name = ?", (name,)
-        return [_record(r) for r in self._query(sql + " ORDER BY i.seq", args)]
+        return _Records(self._query(sql + " ORDER BY i.seq", args))
 
     def all_integrations(self, include_deleted: bool = False) -> list[IntegrationRecord]:
         sql = _INTEGRATIONS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -116,7 +116,7 @@ class Pagination:
     max_size: int | None = None
     lenient_pages: bool = False
 
-    def page(self, items: list[T], render: Callable[[T], Any]) -> dict[str, Any]:
+    def page(self, items: Sequence[T], render: Callable[[T], Any]) -> dict[str, Any]:
         per_page = _int_or(request.args.get("perpage"), self.size)
         if per_page < 1:
             per_page = self.size
