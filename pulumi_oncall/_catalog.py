@@ -4,11 +4,12 @@ escalation chains (listed once), and integrations read in bulk. Each
 
 Bulk reads follow a rent-or-buy rule. The first read takes page 1 of the list (one
 call, which also tells the organisation's size P in pages). A read that the pages
-taken so far lack costs one GET, until such GETs add up to the pages still unlisted;
-then the rest of the list is taken and serves every later read. So a refresh never
-costs much more than twice the cheaper of "one GET each" and "list everything": a
-5-integration stack in an org of 2,000 pays 1 + 5 calls, a 500-integration stack in
-an org of 500 pays at most 1 + 4 + 4. An id the full list lacks is confirmed with
+taken so far lack costs one GET, until one more GET would make such GETs as many as
+the pages still unlisted; that read takes the rest of the list instead, which serves
+every later read. So a refresh never costs more than twice the cheaper of "one GET
+each" and "list everything": a 5-integration stack in an org of 2,000 pays 1 + 5
+calls, a 500-integration stack in an org of 500 pays at most 1 + 3 + 4, and one in
+an org of two pages lists both and makes no GET. An id the full list lacks is confirmed with
 one GET before it is reported gone, since a list taken while others create or delete
 can skip items. The list serves each id at most once: a second read of the same id
 is a GET, so that a change made after the list was taken (a delete out of band
@@ -118,7 +119,7 @@ class _BulkReads:
             if key in self._gone:
                 raise NotFoundError(f"{self.what} {key} not found")
             unlisted = (self._total_pages or 1) - len(self._pages_taken)
-            rent = self._complete or self._gets < unlisted
+            rent = self._complete or self._gets + 1 < unlisted
             if rent:
                 self._gets += 1
         if not rent:

@@ -80,14 +80,27 @@ def api_calls(emulator: Any) -> list[dict[str, Any]]:
     ]
 
 
-def test_refresh_of_500_in_an_org_of_500_takes_at_most_12_calls(emulator: Any) -> None:
+def test_refresh_of_500_in_an_org_of_500_takes_at_most_8_calls(emulator: Any) -> None:
     org = populate(emulator, 500)
     results = refresh(fresh_provider(emulator), org)
     assert [r.id for r in results] == [i["id"] for i in org]
     assert [r.outs["name"] for r in results] == [i["name"] for i in org]
     calls = api_calls(emulator)
-    assert len(calls) <= 12, [(c["method"], c["path"], c["query"]) for c in calls]
+    # Page 1, then at most three GETs before the fourth miss takes pages 2 to 5.
+    assert len(calls) <= 8, [(c["method"], c["path"], c["query"]) for c in calls]
+    assert sum(1 for c in calls if c["query"]) == 5
     assert all(c["status"] == 200 for c in calls)
+
+
+def test_refresh_of_an_org_of_two_pages_lists_both_and_gets_none(emulator: Any) -> None:
+    org = populate(emulator, 200)
+    results = refresh(fresh_provider(emulator), org)
+    assert [r.id for r in results] == [i["id"] for i in org]
+    calls = [(c["method"], c["path"], c["query"]) for c in api_calls(emulator)]
+    assert sorted(calls) == [
+        ("GET", "/api/v1/integrations/", "page=1&perpage=100"),
+        ("GET", "/api/v1/integrations/", "page=2&perpage=100"),
+    ]
 
 
 def test_refresh_of_5_in_an_org_of_2000_takes_at_most_10_calls(emulator: Any) -> None:
@@ -202,6 +215,8 @@ def test_a_refresh_of_200_integrations_with_three_routes_each_takes_few_calls(
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(read, integrations))
     calls = api_calls(emulator)
-    assert len(calls) <= 30, [c["path"] for c in calls]
+    # The two pages of integrations; of the 8 pages of routes, page 1, at most six
+    # lists of one integration's routes, then the other seven pages.
+    assert len(calls) <= 16, [c["path"] for c in calls]
     for item, result in zip(integrations, results, strict=True):
         assert result.outs["routes"] == declared[item["id"]]
