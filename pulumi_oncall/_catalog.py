@@ -9,7 +9,10 @@ the pages still unlisted; that read takes the rest of the list instead, which se
 every later read. So a refresh never costs more than twice the cheaper of "one GET
 each" and "list everything": a 5-integration stack in an org of 2,000 pays 1 + 5
 calls, a 500-integration stack in an org of 500 pays at most 1 + 3 + 4, and one in
-an org of two pages lists both and makes no GET. An id the full list lacks is confirmed with
+an org of two pages lists both and makes no GET. When page 1 leaves one page
+unlisted, that page is taken at once, in the background, while page 1 serves its
+reads: the first miss would take it anyway, so this costs one call at most, and only
+when no read misses. An id the full list lacks is confirmed with
 one GET before it is reported gone, since a list taken while others create or delete
 can skip items. The list serves each id at most once: a second read of the same id
 is a GET, so that a change made after the list was taken (a delete out of band
@@ -20,6 +23,7 @@ serves the operation that took it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import threading
@@ -77,6 +81,7 @@ class _BulkReads:
         self._pages_taken: set[int] = set()
         self._total_pages: int | None = None
         self._gets = 0
+        self._ahead = False  # the last page was sent for in the background
         self._started = time.monotonic()
 
     # What the kinds of list differ in.
@@ -112,6 +117,7 @@ class _BulkReads:
             return self._get_one(key)
         if first:
             self._take_pages([1])
+            self._take_last_ahead()
         with self._lock:
             served = self._serve(key)
             if served is not None:
@@ -157,6 +163,20 @@ class _BulkReads:
         except NotFoundError:
             self.forget(key)
             raise
+
+    def _take_last_ahead(self) -> None:
+        with self._lock:
+            left = (self._total_pages or 1) - len(self._pages_taken)
+            if self._ahead or left != 1:
+                return
+            self._ahead = True
+        threading.Thread(target=self._take_rest_quietly, name="list-ahead", daemon=True).start()
+
+    def _take_rest_quietly(self) -> None:
+        # A failure here is only a chance missed: a read that needs the page takes it
+        # itself, and reports what fails then.
+        with contextlib.suppress(Exception):
+            self._take_rest()
 
     def _take_rest(self) -> None:
         with self._lock:

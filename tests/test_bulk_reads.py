@@ -8,12 +8,15 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from emulator_seed import TOKEN
 
+from pulumi_oncall._catalog import IntegrationReads
+from pulumi_oncall._client import OnCallClient, RetrySettings
 from pulumi_oncall._provider import IntegrationProvider
 
 _names = itertools.count()
@@ -134,6 +137,40 @@ def test_drift_and_out_of_band_changes_stay_exact(emulator: Any) -> None:
     assert edited.outs["description_short"] == "edited"
     assert edited.inputs["description_short"] == "edited"
     assert new.id == late.json()["id"] and new.outs["name"] == "late"
+
+
+def lists_ahead_done() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "list-ahead":
+            thread.join(30)
+            assert not thread.is_alive()
+
+
+def test_the_last_page_is_taken_ahead_while_page_1_serves(emulator: Any) -> None:
+    org = populate(emulator, 150)
+    stack = org[:3]  # all on page 1
+    results = refresh(fresh_provider(emulator), stack)
+    assert [r.id for r in results] == [i["id"] for i in stack]
+    lists_ahead_done()
+    calls = [(c["method"], c["query"]) for c in api_calls(emulator)]
+    # One call more than page 1 alone, the most that taking it ahead can cost.
+    assert sorted(calls) == [("GET", "page=1&perpage=100"), ("GET", "page=2&perpage=100")]
+
+
+def test_a_page_that_fails_ahead_is_taken_by_the_read_that_needs_it(emulator: Any) -> None:
+    org = populate(emulator, 150)
+    client = OnCallClient(emulator.url, TOKEN, retry=RetrySettings(max_attempts=1))
+    reads = IntegrationReads(client)
+    reads._take_pages([1])  # what the first read does, before it sends for the last page
+    emulator.admin("PUT", "faults", {"fail_rate": 1.0, "fail_statuses": [500]})
+    reads._take_last_ahead()
+    lists_ahead_done()  # it failed, and said nothing
+    assert reads._pages_taken == {1}
+    emulator.admin("PUT", "faults", {"fail_rate": 0.0})
+    emulator.admin("DELETE", "requests")
+    assert reads.get(org[140]["id"])["id"] == org[140]["id"]
+    assert reads.get(org[0]["id"])["id"] == org[0]["id"]
+    assert [c["query"] for c in api_calls(emulator)] == ["page=2&perpage=100"]
 
 
 def test_an_id_the_list_lacks_is_confirmed_by_one_get(emulator: Any) -> None:
