@@ -103,6 +103,11 @@ class _BulkReads:
     def _complete(self) -> bool:
         return self._total_pages is not None and len(self._pages_taken) >= self._total_pages
 
+    @property
+    def _unlisted(self) -> int:
+        """Pages not taken yet; the caller holds the lock."""
+        return (self._total_pages or 1) - len(self._pages_taken)
+
     def get(self, key: str) -> Any:
         """The item, or NotFoundError when it is gone."""
         with self._lock:
@@ -124,8 +129,7 @@ class _BulkReads:
                 return served
             if key in self._gone:
                 raise NotFoundError(f"{self.what} {key} not found")
-            unlisted = (self._total_pages or 1) - len(self._pages_taken)
-            rent = self._complete or self._gets + 1 < unlisted
+            rent = self._complete or self._gets + 1 < self._unlisted
             if rent:
                 self._gets += 1
         if not rent:
@@ -166,8 +170,7 @@ class _BulkReads:
 
     def _take_last_ahead(self) -> None:
         with self._lock:
-            left = (self._total_pages or 1) - len(self._pages_taken)
-            if self._ahead or left != 1:
+            if self._ahead or self._unlisted != 1:
                 return
             self._ahead = True
         threading.Thread(target=self._take_rest_quietly, name="list-ahead", daemon=True).start()

@@ -272,7 +272,8 @@ def _child_in_long_render() -> int:
             seen = None
             time.sleep(0.02)
             continue
-        now = (child.popen.pid, os.pread(child.slot.fileno(), 64, 0).rstrip(b"\0"))
+        key = os.pread(child.slot.fileno(), _render_worker._SLOT, 0).rstrip(b"\0")
+        now = (child.popen.pid, key)
         if now[1] and now == seen:
             return now[0]
         seen = now if now[1] else None
