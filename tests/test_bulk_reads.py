@@ -139,9 +139,9 @@ def test_drift_and_out_of_band_changes_stay_exact(emulator: Any) -> None:
     assert new.id == late.json()["id"] and new.outs["name"] == "late"
 
 
-def lists_ahead_done() -> None:
+def listing_done() -> None:
     for thread in threading.enumerate():
-        if thread.name == "list-ahead":
+        if thread.name == "list-rest":
             thread.join(30)
             assert not thread.is_alive()
 
@@ -151,7 +151,7 @@ def test_the_last_page_is_taken_ahead_while_page_1_serves(emulator: Any) -> None
     stack = org[:3]  # all on page 1
     results = refresh(fresh_provider(emulator), stack)
     assert [r.id for r in results] == [i["id"] for i in stack]
-    lists_ahead_done()
+    listing_done()
     calls = [(c["method"], c["query"]) for c in api_calls(emulator)]
     # One call more than page 1 alone, the most that taking it ahead can cost.
     assert sorted(calls) == [("GET", "page=1&perpage=100"), ("GET", "page=2&perpage=100")]
@@ -163,14 +163,46 @@ def test_a_page_that_fails_ahead_is_taken_by_the_read_that_needs_it(emulator: An
     reads = IntegrationReads(client)
     reads._take_pages([1])  # what the first read does, before it sends for the last page
     emulator.admin("PUT", "faults", {"fail_rate": 1.0, "fail_statuses": [500]})
-    reads._take_last_ahead()
-    lists_ahead_done()  # it failed, and said nothing
+    with reads._lock:
+        reads._list_rest_behind()
+    listing_done()  # it failed, and said nothing
     assert reads._pages_taken == {1}
     emulator.admin("PUT", "faults", {"fail_rate": 0.0})
     emulator.admin("DELETE", "requests")
     assert reads.get(org[140]["id"])["id"] == org[140]["id"]
     assert reads.get(org[0]["id"])["id"] == org[0]["id"]
     assert [c["query"] for c in api_calls(emulator)] == ["page=2&perpage=100"]
+
+
+def test_each_page_of_the_rest_serves_its_reads_as_it_comes(emulator: Any) -> None:
+    populate(emulator, 50)
+    client = OnCallClient(emulator.url, TOKEN)
+    pages = {k: client.integrations_page(k, 10)["results"] for k in range(1, 6)}
+    emulator.admin("DELETE", "requests")
+    held = threading.Event()
+
+    class HeldAtPage3(IntegrationReads):
+        def _page(self, page: int) -> dict[str, Any]:
+            if page == 3:
+                assert held.wait(30)
+            return super()._page(page)
+
+    reads = HeldAtPage3(client, perpage=10)
+    assert reads.get(pages[1][0]["id"])["id"] == pages[1][0]["id"]
+    for item in pages[4][:3]:  # four pages unlisted: three GETs
+        assert reads.get(item["id"])["id"] == item["id"]
+    # The fourth miss starts the rest, and page 2 serves it while page 3 is on its way.
+    assert reads.get(pages[2][5]["id"])["id"] == pages[2][5]["id"]
+    assert reads._pages_taken == {1, 2}
+    held.set()
+    assert reads.get(pages[5][9]["id"])["id"] == pages[5][9]["id"]
+    listing_done()
+    calls = [(c["method"], c["query"]) for c in api_calls(emulator)]
+    assert calls == [
+        ("GET", "page=1&perpage=10"),
+        *[("GET", "")] * 3,
+        *[("GET", f"page={k}&perpage=10") for k in range(2, 6)],
+    ]
 
 
 def test_an_id_the_list_lacks_is_confirmed_by_one_get(emulator: Any) -> None:
