@@ -11,6 +11,7 @@ field errors are collected and answered together. Callers hold
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,7 +84,9 @@ def get(route_id: str, store: Store) -> RouteRecord:
     return route
 
 
-def find(store: Store, integration_id: str | None, routing_regex: str | None) -> list[RouteRecord]:
+def find(
+    store: Store, integration_id: str | None, routing_regex: str | None
+) -> Sequence[RouteRecord]:
     """The list's filters: empty values filter nothing, as in OnCall's view."""
     return store.list_routes(integration_id or None, routing_regex or None)
 

@@ -6,13 +6,15 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from .tables import DEFAULT_ROUTING_TYPE, NAME_MAX_LENGTH
+
+_T = TypeVar("_T")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS teams (
@@ -179,23 +181,24 @@ _LIVE_ROUTES = (
 _ROUTE_ORDER = " ORDER BY i.seq, r.is_default, r.position, r.seq"
 
 
-class _Records(Sequence["IntegrationRecord"]):
+class _Decoded(Sequence[_T]):
     """Rows decoded as they are read: a page of a long list decodes only its own."""
 
-    def __init__(self, rows: list[sqlite3.Row]) -> None:
+    def __init__(self, rows: list[sqlite3.Row], decode: Callable[[sqlite3.Row], _T]) -> None:
         self._rows = rows
+        self._decode = decode
 
     def __len__(self) -> int:
         return len(self._rows)
 
     @overload
-    def __getitem__(self, index: int) -> IntegrationRecord: ...
+    def __getitem__(self, index: int) -> _T: ...
     @overload
-    def __getitem__(self, index: slice) -> list[IntegrationRecord]: ...
-    def __getitem__(self, index: int | slice) -> IntegrationRecord | list[IntegrationRecord]:
+    def __getitem__(self, index: slice) -> list[_T]: ...
+    def __getitem__(self, index: int | slice) -> _T | list[_T]:
         if isinstance(index, slice):
-            return [_record(row) for row in self._rows[index]]
-        return _record(self._rows[index])
+            return [self._decode(row) for row in self._rows[index]]
+        return self._decode(self._rows[index])
 
 
 def _record(row: sqlite3.Row) -> IntegrationRecord:
@@ -389,7 +392,7 @@ class Store:
         args: tuple[Any, ...] = ()
         if name is not None:
             sql, args = sql + " AND i.name = ?", (name,)
-        return _Records(self._query(sql + " ORDER BY i.seq", args))
+        return _Decoded(self._query(sql + " ORDER BY i.seq", args), _record)
 
     def all_integrations(self, include_deleted: bool = False) -> list[IntegrationRecord]:
         sql = _INTEGRATIONS
@@ -448,14 +451,15 @@ class Store:
 
     def list_routes(
         self, integration_id: str | None = None, routing_regex: str | None = None
-    ) -> list[RouteRecord]:
-        routes = [_route(r) for r in self._query(_LIVE_ROUTES + _ROUTE_ORDER)]
-        return [
-            route
-            for route in routes
-            if (integration_id is None or route.integration_id == integration_id)
-            and (routing_regex is None or route.routing_regex == routing_regex)
-        ]
+    ) -> Sequence[RouteRecord]:
+        where, args = "", []
+        if integration_id is not None:
+            where += " AND r.integration_id = ?"
+            args.append(integration_id)
+        if routing_regex is not None:
+            where += " AND json_extract(r.data, '$.routing_regex') = ?"
+            args.append(routing_regex)
+        return _Decoded(self._query(_LIVE_ROUTES + where + _ROUTE_ORDER, tuple(args)), _route)
 
     def route_group(self, integration_id: str, is_default: bool) -> list[RouteRecord]:
         """The routes that share one ordering: an integration's normal ones, or its default."""
