@@ -14,19 +14,18 @@ rest is taken at once: the first miss would take it anyway, so this costs one ca
 at most, and only when no read misses.
 
 The rest is taken in the background, a page at a time and in order, and each page
-serves its reads as soon as it arrives: the engine reads in about the order the list
-has, so the reads go on while the later pages come (at 1,000 integrations, nine
-pages would otherwise hold every read for about 0.2 s). One page at a time, since a
-reader waits for the next page, and pages asked for together come no sooner from a
-server that answers them in turn. If the background listing fails, a read that
-needs it takes the rest itself, and reports what fails then. An id the full list
-lacks is confirmed with
-one GET before it is reported gone, since a list taken while others create or delete
-can skip items. The list serves each id at most once: a second read of the same id
-is a GET, so that a change made after the list was taken (a delete out of band
-between two reads) shows as it would with one GET each. A write made by this process
-invalidates its entry, and the list is dropped after a minute, so that it only ever
-serves the operation that took it.
+serves the reads waiting for it as soon as it comes, while the next is on its way:
+a read waits for the page that holds its id, not for the whole list (nine pages at
+1,000 integrations). In order, since the routes of one integration can straddle two
+pages. If the background listing fails, a read that needs it takes the rest itself,
+and reports what fails then.
+
+An id the full list lacks is confirmed with one GET before it is reported gone,
+since a list taken while others create or delete can skip items. The list serves
+each id at most once: a second read of the same id is a GET, so that a change made
+after the list was taken (a delete out of band between two reads) shows as it would
+with one GET each. A write made by this process invalidates its entry, and the list
+is dropped after a minute, so that it only ever serves the operation that took it.
 """
 
 from __future__ import annotations
