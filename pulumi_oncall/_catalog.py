@@ -129,15 +129,15 @@ class _BulkReads:
                 raise NotFoundError(f"{self.what} {key} not found")
             first = self._total_pages is None
             again = key in self._served
+            generation = self._generation
         if again:
             # The list is only as fresh as when it was taken: ask again.
             return self._get_one(key)
         if first:
-            self._take_pages([1])
-            with self._lock:
-                if self._unlisted == 1:
-                    self._list_rest_behind()
+            self._take_pages([1], generation)
         with self._lock:
+            if first and self._unlisted == 1:
+                self._list_rest_behind()
             served = self._serve(key)
             if served is not None:
                 return served
@@ -191,7 +191,8 @@ class _BulkReads:
                 if self._lister is None:
                     break
                 self._changed.wait()
-        # The background listing failed: take the rest here, so that this read reports why.
+        # The background listing failed, or its list was dropped: take the rest here, so
+        # that this read reports what fails.
         self._take_rest()
         with self._lock:
             return self._serve(key)
@@ -220,16 +221,20 @@ class _BulkReads:
         with self._lock:
             total = self._total_pages or 1
             pages = [p for p in range(1, total + 1) if p not in self._pages_taken]
-        self._take_pages(pages)
+            generation = self._generation
+        self._take_pages(pages, generation)
 
-    def _take_pages(self, pages: list[int]) -> None:
+    def _take_pages(self, pages: list[int], generation: int) -> None:
+        """Take `pages`, in order, for the list of `generation`: once the list is
+        dropped, the pages chosen for it are neither asked for nor kept."""
         with self._listing:
             for page in pages:
                 with self._lock:
+                    if self._generation != generation:
+                        return
                     if page in self._pages_taken:
                         continue
                     asked = next(self._clock)
-                    generation = self._generation
                 data = self._page(page)
                 results: list[JSONObject] = data.get("results") or []
                 count = data.get("count")

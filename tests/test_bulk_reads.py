@@ -161,7 +161,8 @@ def test_a_page_that_fails_ahead_is_taken_by_the_read_that_needs_it(emulator: An
     org = populate(emulator, 150)
     client = OnCallClient(emulator.url, TOKEN, retry=RetrySettings(max_attempts=1))
     reads = IntegrationReads(client)
-    reads._take_pages([1])  # what the first read does, before it sends for the last page
+    # What the first read does, before it sends for the last page.
+    reads._take_pages([1], reads._generation)
     emulator.admin("PUT", "faults", {"fail_rate": 1.0, "fail_statuses": [500]})
     with reads._lock:
         reads._list_rest_behind()
